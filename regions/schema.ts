@@ -60,7 +60,13 @@ const fleet = z
   .object({
     minTasks: z.number().int().min(1).max(1000),
     maxTasks: z.number().int().min(1).max(1000),
-    cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
+    cpu: z.union([
+      z.literal(256),
+      z.literal(512),
+      z.literal(1024),
+      z.literal(2048),
+      z.literal(4096),
+    ]),
     memoryMiB: z.number().int().min(512).max(30720),
   })
   .strict()
@@ -96,9 +102,12 @@ export const regionSchema = z
       }),
     zookeeper: z
       .object({
-        ensembleSize: z.number().int().refine((n) => n === 3 || n === 5, {
-          message: "must be an odd ensemble size: 3 or 5",
-        }),
+        ensembleSize: z
+          .number()
+          .int()
+          .refine((n) => n === 3 || n === 5, {
+            message: "must be an odd ensemble size: 3 or 5",
+          }),
         instanceType: z.string().regex(/^[a-z][a-z0-9]*\.[a-z0-9]+$/, {
           message: "must be an EC2 instance type such as t3.small",
         }),
@@ -182,7 +191,11 @@ export function parseRegionFile(file: string, text: string): Region {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new RegionConfigError(shortPath(file), "", `is not valid JSON: ${(err as Error).message}`);
+    throw new RegionConfigError(
+      shortPath(file),
+      "",
+      `is not valid JSON: ${(err as Error).message}`,
+    );
   }
 
   const result = regionSchema.safeParse(raw);
@@ -202,7 +215,9 @@ export function parseRegionFile(file: string, text: string): Region {
 }
 
 /** Parses `a.b.c.d/n`; returns the numeric range or a message saying what is wrong. */
-export function parseCidr(value: string): { base: number; size: number; prefix: number } | string {
+export function parseCidr(
+  value: string,
+): { base: number; size: number; prefix: number } | string {
   const m = CIDR_PATTERN.exec(value);
   if (!m) return `"${value}" is not an IPv4 CIDR such as 10.30.0.0/16`;
 

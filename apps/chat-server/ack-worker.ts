@@ -1,0 +1,131 @@
+// The acknowledgement worker: reads acknowledgements that WSSs append to the
+// region's Redis Stream, keeps the highest per user, and moves each user's
+// acknowledged cursor in the inbox, a batch at a time. An entry leaves the
+// stream's pending list only once its cursor update is stored, so a crash
+// costs a repeated (harmless) update, never an acknowledgement.
+import type { Redis } from "ioredis";
+
+import type { Inbox } from "../shared/inbox.ts";
+import type { Logger } from "../shared/logger.ts";
+import { withDefaults } from "../shared/options.ts";
+
+export const ACK_STREAM = "chat:acks";
+export const ACK_GROUP = "cs";
+
+export interface AckWorkerOptions {
+  /** Entries read per batch. @default 1000 */
+  readonly batch?: number;
+  /** How long one read blocks waiting for entries. @default 1000 */
+  readonly blockMs?: number;
+  /** Pending entries idle this long are taken over from a dead worker. @default 30000 */
+  readonly claimIdleMs?: number;
+}
+
+const DEFAULTS = Object.freeze({ batch: 1000, blockMs: 1000, claimIdleMs: 30_000 });
+
+type StreamEntry = [id: string, fields: string[]];
+
+export class AckWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly o: Required<AckWorkerOptions>;
+  applied = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly inbox: Inbox,
+    private readonly consumer: string,
+    private readonly log: Logger,
+    options: AckWorkerOptions = {},
+  ) {
+    this.o = withDefaults(DEFAULTS, options);
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.redis.disconnect();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let claimAt = 0;
+    while (this.running) {
+      try {
+        await this.ensureGroup();
+        if (Date.now() >= claimAt) {
+          await this.claimStale();
+          claimAt = Date.now() + this.o.claimIdleMs / 2;
+        }
+        const res = (await this.redis.xreadgroup(
+          "GROUP",
+          ACK_GROUP,
+          this.consumer,
+          "COUNT",
+          this.o.batch,
+          "BLOCK",
+          this.o.blockMs,
+          "STREAMS",
+          ACK_STREAM,
+          ">",
+        )) as [string, StreamEntry[]][] | null;
+        const entries = res?.[0]?.[1] ?? [];
+        if (entries.length > 0) await this.apply(entries);
+      } catch (err) {
+        if (!this.running) return;
+        this.log.warn({ err }, "ack worker: read failed; retrying");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private groupReady = false;
+
+  private async ensureGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      await this.redis.xgroup("CREATE", ACK_STREAM, ACK_GROUP, "0", "MKSTREAM");
+    } catch (err) {
+      if (!String((err as Error).message).startsWith("BUSYGROUP")) throw err;
+    }
+    this.groupReady = true;
+    this.redis.once("end", () => (this.groupReady = false));
+  }
+
+  private async claimStale(): Promise<void> {
+    const res = (await this.redis.xautoclaim(
+      ACK_STREAM,
+      ACK_GROUP,
+      this.consumer,
+      this.o.claimIdleMs,
+      "0",
+      "COUNT",
+      this.o.batch,
+    )) as [string, StreamEntry[]];
+    const entries = (res[1] ?? []).filter((e): e is StreamEntry => Array.isArray(e?.[1]));
+    if (entries.length > 0) await this.apply(entries);
+  }
+
+  private async apply(entries: StreamEntry[]): Promise<void> {
+    const highest = new Map<string, number>();
+    for (const [, fields] of entries) {
+      const f = toRecord(fields);
+      const upTo = Number(f.upTo);
+      if (!f.user || !Number.isSafeInteger(upTo) || upTo < 1) continue;
+      highest.set(f.user, Math.max(highest.get(f.user) ?? 0, upTo));
+    }
+    await Promise.all([...highest].map(([user, upTo]) => this.inbox.ack(user, upTo)));
+    await this.redis.xack(ACK_STREAM, ACK_GROUP, ...entries.map(([id]) => id));
+    this.applied += highest.size;
+  }
+}
+
+function toRecord(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
+}

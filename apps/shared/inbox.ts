@@ -1,0 +1,349 @@
+// The durable inbox: every message of a recipient, in the recipient's own
+// sequence 1, 2, 3, ... without gaps, in a DynamoDB table (a global table in
+// AWS, a DynamoDB-compatible server in local mode).
+//
+// Appending is one conditional put of the next free slot, so a sequence number
+// exists exactly when its entry does: there is no counter that could run ahead
+// of the entries and leave a hole. Idempotency on (sender, clientMsgId) comes
+// from a dedup record that always points at the only slot the message may
+// occupy; it moves forward only after that slot was seen taken by another
+// message. See docs/delivery.md for the argument.
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { withDefaults } from "./options.ts";
+
+/** One message in a recipient's inbox. */
+export interface InboxEntry {
+  readonly seq: number;
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+  readonly sentAt: number;
+}
+
+/** What to append: an entry without its sequence. */
+export type NewEntry = Omit<InboxEntry, "seq">;
+
+export interface InboxOptions {
+  /** Table of entries: hash key `user` (S), range key `seq` (N). @default "chat-inbox" */
+  readonly inboxTable?: string;
+  /** Table of dedup records: hash key `k` (S). @default "chat-dedup" */
+  readonly dedupTable?: string;
+  /** Days entries and dedup records are kept (DynamoDB TTL). @default 30 */
+  readonly retentionDays?: number;
+  /** Recipients whose tail sequence is cached in memory. @default 100000 */
+  readonly tailCacheSize?: number;
+}
+
+export interface AppendResult {
+  readonly seq: number;
+  /** True when the message was already stored by an earlier attempt. */
+  readonly duplicate: boolean;
+}
+
+const DEFAULTS = Object.freeze({
+  inboxTable: "chat-inbox",
+  dedupTable: "chat-dedup",
+  retentionDays: 30,
+  tailCacheSize: 100_000,
+});
+
+/** The sort key of the per-recipient record holding the acknowledged cursor. */
+const META_SEQ = 0;
+
+export class Inbox {
+  readonly inboxTable: string;
+  readonly dedupTable: string;
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly retentionSeconds: number;
+  private readonly tailCacheSize: number;
+  private readonly tails = new Map<string, number>();
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    options: InboxOptions = {},
+  ) {
+    const o = withDefaults(DEFAULTS, options);
+    this.inboxTable = o.inboxTable;
+    this.dedupTable = o.dedupTable;
+    this.retentionSeconds = o.retentionDays * 86400;
+    this.tailCacheSize = o.tailCacheSize;
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  /**
+   * Stores `entry` for `recipient` at the next sequence, or finds where an
+   * earlier attempt with the same id stored it.
+   */
+  async append(recipient: string, entry: NewEntry): Promise<AppendResult> {
+    const key = `${recipient}|${entry.id}`;
+    const expiresAt = this.expiry();
+    let candidate = (await this.cachedTail(recipient)) + 1;
+
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.dedupTable,
+          Item: { k: key, seq: candidate, expiresAt },
+          ConditionExpression: "attribute_not_exists(k)",
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      candidate = await this.dedupSeq(key);
+    }
+
+    for (;;) {
+      if (await this.tryPut(recipient, candidate, entry, expiresAt)) {
+        this.rememberTail(recipient, candidate);
+        return { seq: candidate, duplicate: false };
+      }
+
+      const slot = await this.get(recipient, candidate);
+      if (slot?.id === entry.id) {
+        this.rememberTail(recipient, Math.max(candidate, this.tails.get(recipient) ?? 0));
+        return { seq: candidate, duplicate: true };
+      }
+
+      // The slot holds another message: move the dedup record past it before
+      // trying further, so it always names the only slot this message may take.
+      const next = Math.max(candidate + 1, (await this.tail(recipient)) + 1);
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.dedupTable,
+            Key: { k: key },
+            UpdateExpression: "SET seq = :next",
+            ConditionExpression: "seq = :current",
+            ExpressionAttributeValues: { ":next": next, ":current": candidate },
+          }),
+        );
+        candidate = next;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        candidate = await this.dedupSeq(key);
+      }
+    }
+  }
+
+  /** Entries with a sequence above `after`, in order, at most `limit`. */
+  async read(user: string, after: number, limit = 100): Promise<InboxEntry[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.inboxTable,
+        KeyConditionExpression: "#u = :u AND seq > :after",
+        ExpressionAttributeNames: { "#u": "user" },
+        ExpressionAttributeValues: { ":u": user, ":after": Math.max(after, META_SEQ) },
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(toEntry);
+  }
+
+  /** One entry, or undefined. */
+  async get(user: string, seq: number): Promise<InboxEntry | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.inboxTable,
+        Key: { user, seq },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toEntry(out.Item) : undefined;
+  }
+
+  /**
+   * The highest sequence handed out for `user` (0 when none). The acknowledged
+   * cursor counts too, so entries expired by TTL never make a sequence restart.
+   */
+  async tail(user: string): Promise<number> {
+    const [stored, acked] = await Promise.all([this.storedTail(user), this.acked(user)]);
+    const seq = Math.max(stored, acked);
+    this.rememberTail(user, seq);
+    return seq;
+  }
+
+  private async storedTail(user: string): Promise<number> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.inboxTable,
+        KeyConditionExpression: "#u = :u AND seq > :meta",
+        ExpressionAttributeNames: { "#u": "user" },
+        ExpressionAttributeValues: { ":u": user, ":meta": META_SEQ },
+        ProjectionExpression: "seq",
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        Limit: 1,
+      }),
+    );
+    return Number(out.Items?.[0]?.seq ?? 0);
+  }
+
+  /** The highest sequence `user` has acknowledged (0 when none). */
+  async acked(user: string): Promise<number> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.inboxTable,
+        Key: { user, seq: META_SEQ },
+        ConsistentRead: true,
+      }),
+    );
+    return Number(out.Item?.acked ?? 0);
+  }
+
+  /**
+   * Marks every entry up to `upTo` delivered. The cursor only moves forward;
+   * returns false when it was already at or past `upTo`.
+   */
+  async ack(user: string, upTo: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.inboxTable,
+          Key: { user, seq: META_SEQ },
+          UpdateExpression: "SET acked = :n, ackedAt = :now",
+          ConditionExpression: "attribute_not_exists(acked) OR acked < :n",
+          ExpressionAttributeValues: { ":n": upTo, ":now": Date.now() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Creates both tables when they do not exist (local mode; AWS tables come from infra). */
+  async ensureTables(): Promise<void> {
+    await this.createTable(this.inboxTable, [
+      { name: "user", type: "S", key: "HASH" },
+      { name: "seq", type: "N", key: "RANGE" },
+    ]);
+    await this.createTable(this.dedupTable, [{ name: "k", type: "S", key: "HASH" }]);
+  }
+
+  /** Throws when the inbox table cannot be reached. */
+  async ping(): Promise<void> {
+    await this.client.send(new DescribeTableCommand({ TableName: this.inboxTable }));
+  }
+
+  private async tryPut(
+    user: string,
+    seq: number,
+    entry: NewEntry,
+    expiresAt: number,
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.inboxTable,
+          Item: { user, seq, ...entry, expiresAt },
+          ConditionExpression: "attribute_not_exists(seq)",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  private async dedupSeq(key: string): Promise<number> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.dedupTable,
+        Key: { k: key },
+        ConsistentRead: true,
+      }),
+    );
+    if (out.Item?.seq === undefined) {
+      throw new Error(`dedup record ${key} vanished while in use`);
+    }
+    return Number(out.Item.seq);
+  }
+
+  private async cachedTail(user: string): Promise<number> {
+    return this.tails.get(user) ?? (await this.tail(user));
+  }
+
+  private rememberTail(user: string, seq: number): void {
+    this.tails.delete(user);
+    this.tails.set(user, seq);
+    if (this.tails.size > this.tailCacheSize) {
+      const oldest = this.tails.keys().next().value;
+      if (oldest !== undefined) this.tails.delete(oldest);
+    }
+  }
+
+  private expiry(): number {
+    return Math.floor(Date.now() / 1000) + this.retentionSeconds;
+  }
+
+  private async createTable(
+    name: string,
+    keys: { name: string; type: "S" | "N"; key: "HASH" | "RANGE" }[],
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: keys.map((k) => ({
+            AttributeName: k.name,
+            AttributeType: k.type,
+          })),
+          KeySchema: keys.map((k) => ({ AttributeName: k.name, KeyType: k.key })),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
+    for (let i = 0; i < 200; i++) {
+      const out = await this.client.send(new DescribeTableCommand({ TableName: name }));
+      if (out.Table?.TableStatus === "ACTIVE") return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`table ${name} did not become ACTIVE`);
+  }
+}
+
+/** A DynamoDB client for an endpoint (local mode) or the default AWS chain. */
+export function dynamoClient(
+  endpoint: string | undefined,
+  region: string,
+): DynamoDBClient {
+  if (!endpoint) return new DynamoDBClient({ region });
+  return new DynamoDBClient({
+    region,
+    endpoint,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 5,
+  });
+}
+
+function toEntry(item: Record<string, unknown>): InboxEntry {
+  return {
+    seq: Number(item.seq),
+    id: String(item.id),
+    from: String(item.from),
+    to: String(item.to),
+    body: String(item.body),
+    sentAt: Number(item.sentAt),
+  };
+}

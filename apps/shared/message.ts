@@ -1,0 +1,71 @@
+// What a message is on the way in: validation of a send request and the
+// message id that makes a retried send the same message.
+import { createHash, randomUUID } from "node:crypto";
+
+import type { Regions } from "../../regions/schema.ts";
+import { ChatError } from "./errors.ts";
+import { parseId } from "./ids.ts";
+
+/** Longest message body, in characters. */
+export const MAX_BODY_CHARS = 8192;
+const CLIENT_MSG_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export interface SendRequest {
+  readonly to: string;
+  readonly body: string;
+  readonly clientMsgId: string;
+}
+
+/** Validates `{to, body, clientMsgId?}`; a missing clientMsgId gets a random one. */
+export function parseSendRequest(input: unknown, regions: Regions): SendRequest {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ChatError("BAD_REQUEST", 'send a JSON object {"to","body","clientMsgId"}');
+  }
+  const o = input as Record<string, unknown>;
+  const to = parseId(o.to, regions, "to").id;
+
+  if (typeof o.body !== "string" || o.body.length === 0) {
+    throw new ChatError("BAD_REQUEST", "body must be a non-empty string");
+  }
+  if (o.body.length > MAX_BODY_CHARS) {
+    throw new ChatError("PAYLOAD_TOO_LARGE", `body is over ${MAX_BODY_CHARS} characters`);
+  }
+
+  let clientMsgId = o.clientMsgId;
+  if (clientMsgId === undefined) clientMsgId = randomUUID();
+  if (typeof clientMsgId !== "string" || !CLIENT_MSG_ID.test(clientMsgId)) {
+    throw new ChatError(
+      "BAD_REQUEST",
+      "clientMsgId must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-'",
+    );
+  }
+  return { to, body: o.body, clientMsgId };
+}
+
+/** The message id: the same for every retry of one (sender, clientMsgId). */
+export function messageId(from: string, clientMsgId: string): string {
+  const digest = createHash("sha256")
+    .update(`${from}\n${clientMsgId}`)
+    .digest("base64url");
+  return `m_${digest.slice(0, 22)}`;
+}
+
+/** The frame a client receives for one inbox entry; live and replayed alike. */
+export function msgFrame(e: {
+  seq: number;
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  sentAt: number;
+}): string {
+  return JSON.stringify({
+    type: "msg",
+    seq: e.seq,
+    id: e.id,
+    from: e.from,
+    to: e.to,
+    body: e.body,
+    sentAt: e.sentAt,
+  });
+}

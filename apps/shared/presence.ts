@@ -1,0 +1,202 @@
+// Presence in a region's ZooKeeper: one ephemeral node per connection, named
+// `<userId>~<wssId>~<connId>` under one of a fixed number of bucket nodes, so
+// a chat server can keep a cache of who is connected from child watches alone
+// (one listing of one bucket per change, no read per message).
+import { EventEmitter } from "node:events";
+
+import type { Logger } from "./logger.ts";
+import { userTopic } from "./ids.ts";
+import { ZK, ZkError, type ZkSession } from "./zk.ts";
+
+export const PRESENCE_ROOT = "/chat/presence";
+export const BUCKETS = 16;
+
+/** What a WSS records for one connection. */
+export interface Connection {
+  readonly user: string;
+  readonly wss: string;
+  readonly conn: string;
+  readonly region: string;
+  readonly at: number;
+}
+
+export function bucketOf(userId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `b${String(h % BUCKETS).padStart(2, "0")}`;
+}
+
+export function presencePath(c: Pick<Connection, "user" | "wss" | "conn">): string {
+  return `${PRESENCE_ROOT}/${bucketOf(c.user)}/${c.user}~${c.wss}~${c.conn}`;
+}
+
+/** Creates the root and bucket nodes (idempotent). */
+export async function ensurePresenceTree(zk: ZkSession): Promise<void> {
+  for (let i = 0; i < BUCKETS; i++) {
+    await zk.mkdirp(`${PRESENCE_ROOT}/b${String(i).padStart(2, "0")}`);
+  }
+}
+
+/**
+ * The WSS side: registers each connection as an ephemeral node and, when the
+ * session expires, registers every still-open connection again under the new
+ * session. Emits `error` (err, connection) when a registration fails.
+ */
+export class PresenceRegistrar extends EventEmitter {
+  private readonly live = new Map<string, Connection>();
+
+  constructor(
+    private readonly zk: ZkSession,
+    private readonly log: Logger,
+  ) {
+    super();
+    zk.on("session", (id: string, previous: string | undefined) => {
+      if (previous !== undefined) void this.reregisterAll(previous, id);
+    });
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  async register(c: Connection): Promise<void> {
+    const path = presencePath(c);
+    this.live.set(path, c);
+    await this.createNode(path, c, undefined);
+  }
+
+  async unregister(c: Pick<Connection, "user" | "wss" | "conn">): Promise<void> {
+    const path = presencePath(c);
+    if (!this.live.delete(path)) return;
+    try {
+      await this.zk.delete(path);
+    } catch (err) {
+      // Gone already (session expired or never created): nothing to undo.
+      if (!(err instanceof ZkError)) throw err;
+    }
+  }
+
+  private async reregisterAll(previous: string, current: string): Promise<void> {
+    this.log.warn(
+      { previousSession: previous, session: current, connections: this.live.size },
+      "zookeeper session replaced; registering connections again",
+    );
+    await ensurePresenceTree(this.zk).catch(() => undefined);
+    await Promise.all(
+      [...this.live].map(([path, c]) => this.createNode(path, c, previous)),
+    );
+  }
+
+  /**
+   * Creates the node; when one exists at the path it is replaced only if it
+   * belongs to `staleSession`, this WSS's own expired session.
+   */
+  private async createNode(
+    path: string,
+    c: Connection,
+    staleSession: string | undefined,
+  ): Promise<void> {
+    const data = JSON.stringify({ ...c, topic: userTopic(c.user) });
+    try {
+      await this.zk.create(path, data, ZK.EPHEMERAL);
+    } catch (err) {
+      if (!(err instanceof ZkError) || err.code !== ZK.NODEEXISTS) {
+        this.emit("error", err, c);
+        return;
+      }
+      const stat = await this.zk.exists(path);
+      if (stat && staleSession !== undefined && stat.ephemeralOwner === staleSession) {
+        await this.zk.delete(path, stat.version).catch(() => undefined);
+        if (this.live.get(path) === c) await this.createNode(path, c, undefined);
+      }
+    }
+  }
+}
+
+/**
+ * The chat-server side: who is connected, kept current by child watches on
+ * every bucket. `synced` is false until the first full listing of a session,
+ * and while the session is disconnected; callers should then assume online.
+ */
+export class PresenceCache extends EventEmitter {
+  private readonly byBucket = new Map<string, Set<string>>();
+  private readonly users = new Map<string, number>();
+  private readonly listed = new Set<string>();
+  private generation = 0;
+
+  constructor(
+    private readonly zk: ZkSession,
+    private readonly log: Logger,
+  ) {
+    super();
+    zk.on("session", () => void this.relistAll());
+    zk.on("expired", () => this.listed.clear());
+  }
+
+  get synced(): boolean {
+    return this.zk.isConnected && this.listed.size === BUCKETS;
+  }
+
+  /** True when `userId` has at least one connection in this region. */
+  isOnline(userId: string): boolean {
+    return (this.users.get(userId) ?? 0) > 0;
+  }
+
+  /** Number of connections known. */
+  get connections(): number {
+    let n = 0;
+    for (const kids of this.byBucket.values()) n += kids.size;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    await this.relistAll();
+  }
+
+  private async relistAll(): Promise<void> {
+    const gen = ++this.generation;
+    this.listed.clear();
+    await ensurePresenceTree(this.zk).catch(() => undefined);
+    await Promise.all(
+      Array.from({ length: BUCKETS }, (_, i) =>
+        this.list(`b${String(i).padStart(2, "0")}`, gen),
+      ),
+    );
+  }
+
+  private async list(bucket: string, gen: number): Promise<void> {
+    const path = `${PRESENCE_ROOT}/${bucket}`;
+    let kids: string[];
+    try {
+      kids = await this.zk.watchChildren(path, (type) => {
+        if (type === ZK.CHILD_EVENT && gen === this.generation)
+          void this.list(bucket, gen);
+      });
+    } catch (err) {
+      this.log.warn({ err, bucket }, "presence listing failed");
+      return;
+    }
+    if (gen !== this.generation) return;
+
+    this.apply(bucket, new Set(kids));
+    this.listed.add(bucket);
+    this.emit("change");
+  }
+
+  private apply(bucket: string, next: Set<string>): void {
+    const prev = this.byBucket.get(bucket) ?? new Set<string>();
+    for (const name of prev) if (!next.has(name)) this.count(name, -1);
+    for (const name of next) if (!prev.has(name)) this.count(name, +1);
+    this.byBucket.set(bucket, next);
+  }
+
+  private count(nodeName: string, delta: number): void {
+    const user = nodeName.slice(0, nodeName.indexOf("~"));
+    const n = (this.users.get(user) ?? 0) + delta;
+    if (n > 0) this.users.set(user, n);
+    else this.users.delete(user);
+  }
+}

@@ -1,0 +1,238 @@
+// One client connection: the frames it may send, its delivery cursor, its
+// presence node and its share of the user's topic.
+import { randomBytes } from "node:crypto";
+
+import type { WebSocket } from "ws";
+
+import type { Regions } from "../../regions/schema.ts";
+import { ChatError } from "../shared/errors.ts";
+import type { Inbox } from "../shared/inbox.ts";
+import type { Logger } from "../shared/logger.ts";
+import { msgFrame, parseSendRequest } from "../shared/message.ts";
+import type { PresenceRegistrar } from "../shared/presence.ts";
+import { Cursor } from "./cursor.ts";
+import type { Hub, Member } from "./hub.ts";
+
+/** Hands a validated send to the region's chat server. */
+export type SendToChatServer = (
+  from: string,
+  req: { to: string; body: string; clientMsgId: string },
+) => Promise<{ id: string }>;
+
+export interface ConnectionDeps {
+  readonly wssId: string;
+  readonly region: string;
+  readonly regions: Regions;
+  readonly inbox: Inbox;
+  readonly hub: Hub;
+  readonly presence: PresenceRegistrar;
+  readonly sendToCs: SendToChatServer;
+  readonly ack: (user: string, upTo: number) => void;
+  readonly log: Logger;
+  /** Buffered bytes past which a socket gets no more live frames. */
+  readonly maxBufferedBytes: number;
+  /** Wait for `resume` this long before starting from the acknowledged cursor. */
+  readonly resumeWaitMs: number;
+  /** After going live, read the inbox once more this much later. */
+  readonly settleMs: number;
+}
+
+export class Connection implements Member {
+  readonly id = randomBytes(6).toString("hex");
+  readonly connectedAt = Date.now();
+  private readonly cursor: Cursor;
+  private readonly log: Logger;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private joined: Promise<void> | undefined;
+  private started = false;
+  private closed = false;
+  alive = true;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly user: string,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.log = deps.log.child({ conn: this.id, user });
+    this.cursor = new Cursor({
+      read: async (after, limit) =>
+        (await deps.inbox.read(user, after, limit)).map((e) => ({
+          seq: e.seq,
+          frame: msgFrame(e),
+        })),
+      send: (frame) => this.write(frame),
+      onError: (err) => this.log.warn({ err }, "inbox read failed; retrying"),
+    });
+  }
+
+  /** Subscribes, registers presence and greets the client. */
+  async open(resumeAfter: number | undefined): Promise<void> {
+    const { hub, presence, inbox, wssId, region } = this.deps;
+    this.joined = hub.join(this.user, this);
+    await this.joined;
+    if (this.closed) return;
+
+    await presence
+      .register({
+        user: this.user,
+        wss: wssId,
+        conn: this.id,
+        region,
+        at: this.connectedAt,
+      })
+      .catch((err: unknown) => this.log.warn({ err }, "presence registration failed"));
+    const acked = await inbox.acked(this.user).catch(() => 0);
+    if (this.closed) return;
+
+    this.frame({
+      type: "hello",
+      user: this.user,
+      conn: this.id,
+      wss: wssId,
+      region,
+      acked,
+    });
+    if (resumeAfter !== undefined) {
+      this.begin(resumeAfter);
+    } else {
+      this.resumeTimer = setTimeout(() => this.begin(acked), this.deps.resumeWaitMs);
+    }
+  }
+
+  /** Handles one text frame from the client. */
+  async receive(text: string): Promise<void> {
+    let msg: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw 0;
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      return this.error("BAD_FRAME", "a frame must be a JSON object with a type");
+    }
+
+    switch (msg.type) {
+      case "resume":
+        return this.onResume(msg.after);
+      case "ack":
+        return this.onAck(msg.upTo);
+      case "send":
+        return this.onSend(msg);
+      case "ping":
+        return this.frame({ type: "pong" });
+      default:
+        return this.error(
+          "BAD_FRAME",
+          `unknown frame type ${JSON.stringify(msg.type)}; use send, ack, resume or ping`,
+        );
+    }
+  }
+
+  // Member: called by the hub.
+  live(seq: number, frame: string): void {
+    this.cursor.live(seq, frame);
+  }
+
+  catchUp(): void {
+    void this.cursor.catchUp();
+  }
+
+  /** Releases the topic, the presence node and the timers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.resumeTimer);
+    clearInterval(this.drainTimer);
+    clearTimeout(this.settleTimer);
+    this.cursor.close();
+    await this.joined?.catch(() => undefined);
+    this.deps.hub.leave(this.user, this);
+    await this.deps.presence
+      .unregister({ user: this.user, wss: this.deps.wssId, conn: this.id })
+      .catch((err: unknown) => this.log.warn({ err }, "presence removal failed"));
+  }
+
+  private begin(after: number): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    clearTimeout(this.resumeTimer);
+    void this.cursor.start(after).then(() => {
+      // A message stored while this connection's presence was still reaching
+      // the chat server may not have been published: look once more.
+      this.settleTimer = setTimeout(() => this.catchUp(), this.deps.settleMs);
+    });
+  }
+
+  private onResume(after: unknown): void {
+    if (!Number.isSafeInteger(after) || (after as number) < 0) {
+      return this.error("BAD_FRAME", "resume.after must be a non-negative integer");
+    }
+    if (this.started) {
+      return this.error(
+        "BAD_FRAME",
+        "resume is accepted once, before any message; reconnect",
+      );
+    }
+    this.begin(after as number);
+  }
+
+  private onAck(upTo: unknown): void {
+    if (!Number.isSafeInteger(upTo) || (upTo as number) < 1) {
+      return this.error("BAD_FRAME", "ack.upTo must be a positive integer");
+    }
+    if ((upTo as number) > this.cursor.lastSent) {
+      return this.error(
+        "BAD_FRAME",
+        `ack.upTo ${upTo} is beyond the last sequence sent (${this.cursor.lastSent})`,
+      );
+    }
+    this.deps.ack(this.user, upTo as number);
+  }
+
+  private async onSend(msg: Record<string, unknown>): Promise<void> {
+    const clientMsgId = typeof msg.clientMsgId === "string" ? msg.clientMsgId : undefined;
+    if (clientMsgId === undefined) {
+      return this.error("BAD_FRAME", "send needs a clientMsgId (unique per message)");
+    }
+    try {
+      const req = parseSendRequest(msg, this.deps.regions);
+      const { id } = await this.deps.sendToCs(this.user, req);
+      this.frame({ type: "sent", clientMsgId, id });
+    } catch (err) {
+      const e =
+        err instanceof ChatError
+          ? err
+          : new ChatError("UNAVAILABLE", "send failed; retry");
+      if (!(err instanceof ChatError)) this.log.warn({ err }, "send failed");
+      this.error(e.code, e.message, clientMsgId);
+    }
+  }
+
+  private error(code: string, message: string, clientMsgId?: string): void {
+    this.frame({ type: "error", code, message, ...(clientMsgId ? { clientMsgId } : {}) });
+  }
+
+  private frame(obj: Record<string, unknown>): void {
+    this.write(JSON.stringify(obj));
+  }
+
+  /** Writes a frame; past the buffer cap, waits for the socket to drain. */
+  private write(frame: string): boolean {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(frame);
+    if (this.ws.bufferedAmount <= this.deps.maxBufferedBytes) return true;
+
+    this.log.debug(
+      { buffered: this.ws.bufferedAmount },
+      "slow consumer; pausing live delivery",
+    );
+    this.drainTimer ??= setInterval(() => {
+      if (this.ws.bufferedAmount > this.deps.maxBufferedBytes / 4) return;
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+      this.cursor.resume();
+    }, 50);
+    return false;
+  }
+}
