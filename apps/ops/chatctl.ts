@@ -1,0 +1,58 @@
+// chatctl: local mode, tokens, a terminal chat client, inbox inspection and
+// region files. `chatctl help` lists the commands.
+import { chat } from "./chat.ts";
+import { UsageError } from "./cli.ts";
+import { inbox } from "./inbox.ts";
+import { localStatus, localUp } from "./local.ts";
+import { regionsCommand } from "./regions.ts";
+import { token } from "./token.ts";
+
+const HELP = `chatctl: operate the multi-region chat system
+
+  chatctl local up [--only usa,eu] [--wss 2]   start every region locally (npm start)
+  chatctl local status [--json]                endpoints and health of the local system
+  chatctl token <userId> [--ttl seconds]       print a token for the local secret
+  chatctl chat <userId>                        chat from the terminal: type "bob:eu hello"
+  chatctl inbox <userId> [--json]              pending entries and the last acknowledged seq
+  chatctl regions list|validate [--json]       the region files and their validation
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  switch (cmd) {
+    case "local":
+      if (sub === "up") return localUp(rest);
+      if (sub === "status") return localStatus(rest);
+      throw new UsageError(
+        `unknown command "local ${sub ?? ""}"; use "local up" or "local status"`,
+      );
+    case "token":
+      return token([sub, ...rest].filter((a): a is string => a !== undefined));
+    case "chat":
+      return chat([sub, ...rest].filter((a): a is string => a !== undefined));
+    case "inbox":
+      return inbox([sub, ...rest].filter((a): a is string => a !== undefined));
+    case "regions":
+      return regionsCommand(sub, rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${cmd}"; run "chatctl help"`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) {
+    process.stderr.write(`chatctl: ${err.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`chatctl: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

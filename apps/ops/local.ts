@@ -1,0 +1,118 @@
+// chatctl local up | status: the whole system on this machine.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+
+import { LocalSystem, type LocalStatus } from "../local/runtime.ts";
+import { loadOrCreateSecrets } from "../local/secrets.ts";
+import { parse, pidAlive, readState, UsageError } from "./cli.ts";
+import { LOCAL_DIR, RUN_DIR, SECRETS_FILE, STATE_FILE } from "./paths.ts";
+import { readFileSync } from "node:fs";
+
+export async function localUp(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    { only: { type: "string" }, wss: { type: "string" } },
+    0,
+  );
+  const wssPerRegion = values.wss === undefined ? 2 : Number(values.wss);
+  if (!Number.isInteger(wssPerRegion) || wssPerRegion < 1 || wssPerRegion > 8) {
+    throw new UsageError("--wss must be a number of WSS per region from 1 to 8");
+  }
+  if (existsSync(STATE_FILE)) {
+    const prior = JSON.parse(readFileSync(STATE_FILE, "utf8")) as LocalStatus;
+    if (pidAlive(prior.pid)) {
+      throw new Error(
+        `the local system is already running (pid ${prior.pid}); stop it first`,
+      );
+    }
+  }
+
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  const secrets = loadOrCreateSecrets(SECRETS_FILE);
+  const only = values.only?.split(",").map((s) => s.trim());
+  process.stderr.write(
+    "starting redis, zookeeper, the inbox store, chat servers and WSSs...\n",
+  );
+  const started = Date.now();
+  const system = await LocalSystem.start({ dir: RUN_DIR, secrets, only, wssPerRegion });
+  writeFileSync(STATE_FILE, JSON.stringify(system.status, null, 2) + "\n");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping everything...\n`);
+    await system.stop();
+    rmSync(STATE_FILE, { force: true });
+    process.stderr.write("stopped.\n");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGHUP", () => void stop("SIGHUP"));
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`\nlocal system up in ${seconds}s (logs in ${RUN_DIR})\n\n`);
+  process.stdout.write(endpointTable(system.status));
+  process.stdout.write(
+    "\nChat from two terminals:\n  npx chatctl chat alice:usa\n  npx chatctl chat bob:eu\n" +
+      "Then type: bob:eu hello\nCtrl-C stops everything.\n",
+  );
+
+  for (const p of system.processes.values()) {
+    p.proc.on("exit", (code, signal) => {
+      if (!stopping) process.stderr.write(`${p.name} exited (${signal ?? code})\n`);
+    });
+  }
+  await new Promise(() => undefined);
+  return 0;
+}
+
+export async function localStatus(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: "boolean" } }, 0);
+  const state = readState();
+  const health: Record<string, boolean> = {};
+  const probes: Promise<void>[] = [];
+  for (const region of Object.values(state.regions)) {
+    for (const url of [region.cs, ...region.wss]) {
+      const http = url.replace(/^ws/, "http").replace(/\/v1\/ws$/, "");
+      probes.push(
+        fetch(`${http}/readyz`, { signal: AbortSignal.timeout(2000) })
+          .then((r) => void (health[url] = r.status === 200))
+          .catch(() => void (health[url] = false)),
+      );
+    }
+  }
+  await Promise.all(probes);
+
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ ...state, ready: health }, null, 2) + "\n");
+  } else {
+    process.stdout.write(endpointTable(state, health));
+  }
+  return Object.values(health).every(Boolean) ? 0 : 1;
+}
+
+function endpointTable(s: LocalStatus, health?: Record<string, boolean>): string {
+  const rows: string[][] = [
+    ["region", "component", "endpoint", ...(health ? ["ready"] : [])],
+  ];
+  const mark = (url: string) => (health ? [health[url] ? "yes" : "NO"] : []);
+  for (const [id, r] of Object.entries(s.regions)) {
+    r.wss.forEach((url) => rows.push([id, "wss", url, ...mark(url)]));
+    rows.push([id, "chat server", r.cs, ...mark(r.cs)]);
+    rows.push([id, "redis", r.redis, ...(health ? [""] : [])]);
+    rows.push([id, "zookeeper", r.zookeeper, ...(health ? [""] : [])]);
+  }
+  rows.push(["all", "inbox (dynalite)", s.dynamo, ...(health ? [""] : [])]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
+}
