@@ -33,10 +33,13 @@ export async function chat(args: string[]): Promise<number> {
     if (!quitting) out(`* disconnected (${code}); reconnecting...`);
   });
   client.on("msg", (m) => out(`#${m.seq} ${m.from}: ${m.body}`));
-  client.on("error-frame", (f: { code: string; message: string; clientMsgId?: string }) => {
-    // Errors about a send are reported where the send settles.
-    if (!f.clientMsgId) out(`! ${f.code}: ${f.message}`);
-  });
+  client.on(
+    "error-frame",
+    (f: { code: string; message: string; clientMsgId?: string }) => {
+      // Errors about a send are reported where the send settles.
+      if (!f.clientMsgId) out(`! ${f.code}: ${f.message}`);
+    },
+  );
   await client.connect();
   out('* type "<to> <message>", e.g. "bob:eu hello"; Ctrl-D to quit');
 

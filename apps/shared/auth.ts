@@ -42,7 +42,12 @@ export async function verifyUserToken(
   regions: Regions,
 ): Promise<ParsedId> {
   const payload = await verify(key, token, USER_AUDIENCE);
-  return parseId(payload.sub, regions, "token subject");
+  try {
+    return parseId(payload.sub, regions, "token subject");
+  } catch (err) {
+    const detail = err instanceof ChatError ? err.message : "token subject is invalid";
+    throw new ChatError("UNAUTHENTICATED", detail, { cause: err });
+  }
 }
 
 /** Signs a short-lived service token naming the calling component. */

@@ -71,6 +71,7 @@ export class Inbox {
   private readonly retentionSeconds: number;
   private readonly tailCacheSize: number;
   private readonly tails = new Map<string, number>();
+  private readonly appending = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -90,7 +91,20 @@ export class Inbox {
    * Stores `entry` for `recipient` at the next sequence, or finds where an
    * earlier attempt with the same id stored it.
    */
-  async append(recipient: string, entry: NewEntry): Promise<AppendResult> {
+  append(recipient: string, entry: NewEntry): Promise<AppendResult> {
+    // Appends for one recipient run one at a time in this process, so they do
+    // not race each other for the same slot; other processes still may.
+    const prior = this.appending.get(recipient) ?? Promise.resolve();
+    const run = prior.then(() => this.appendNow(recipient, entry));
+    const tail = run.catch(() => undefined);
+    this.appending.set(recipient, tail);
+    void tail.then(() => {
+      if (this.appending.get(recipient) === tail) this.appending.delete(recipient);
+    });
+    return run;
+  }
+
+  private async appendNow(recipient: string, entry: NewEntry): Promise<AppendResult> {
     const key = `${recipient}|${entry.id}`;
     const expiresAt = this.expiry();
     let candidate = (await this.cachedTail(recipient)) + 1;

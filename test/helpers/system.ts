@@ -1,0 +1,123 @@
+// Starts the local system for a test suite: real redis-server, ZooKeeper,
+// dynalite and app processes on free loopback ports, in a temporary folder.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import {
+  ChatClient,
+  type ChatClientOptions,
+  type MsgFrame,
+} from "../../apps/client/client.ts";
+import { LocalSystem, type LocalOptions } from "../../apps/local/runtime.ts";
+import type { LocalSecrets } from "../../apps/local/secrets.ts";
+import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
+import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
+
+/** App settings that make faults show quickly in tests. */
+export const FAST_APP_ENV = Object.freeze({
+  CHAT_LOG_LEVEL: "info",
+  CHAT_HEARTBEAT_MS: "1000",
+  CHAT_ZK_SESSION_TIMEOUT_MS: "4000",
+  CHAT_SETTLE_MS: "300",
+  CHAT_RESUME_WAIT_MS: "1000",
+});
+
+export class TestSystem {
+  readonly clients: ChatClient[] = [];
+
+  private constructor(
+    readonly local: LocalSystem,
+    readonly secrets: LocalSecrets,
+    private readonly dir: string,
+  ) {}
+
+  static async start(
+    options: Partial<Omit<LocalOptions, "dir" | "secrets">> = {},
+  ): Promise<TestSystem> {
+    const dir = mkdtempSync(join(tmpdir(), "chat-test-"));
+    const secrets: LocalSecrets = {
+      jwtSecret: randomBytes(32).toString("base64url"),
+      internalSecret: randomBytes(32).toString("base64url"),
+      redisPassword: randomBytes(16).toString("base64url"),
+    };
+    const local = await LocalSystem.start({
+      dir,
+      secrets,
+      ...options,
+      appEnv: { ...FAST_APP_ENV, ...options.appEnv },
+    });
+    return new TestSystem(local, secrets, dir);
+  }
+
+  get status() {
+    return this.local.status;
+  }
+
+  region(id: string) {
+    const r = this.local.status.regions[id];
+    if (!r) throw new Error(`region ${id} is not running`);
+    return r;
+  }
+
+  token(user: string, ttl?: number): Promise<string> {
+    return signUserToken(secretKey(this.secrets.jwtSecret), user, ttl);
+  }
+
+  /** A direct handle on the inbox store. */
+  inbox(): Inbox {
+    return new Inbox(dynamoClient(this.local.status.dynamo, "local"));
+  }
+
+  /** A connected client of `user`, on the WSS URLs of its home region (or `urls`). */
+  async client(
+    user: string,
+    options: Partial<ChatClientOptions> & { region?: string } = {},
+  ): Promise<ChatClient & { inbox: MsgFrame[] }> {
+    const region = options.region ?? user.split(":")[1]!;
+    const c = new ChatClient({
+      urls: this.region(region).wss,
+      token: () => this.token(user),
+      ...options,
+    }) as ChatClient & { inbox: MsgFrame[] };
+    c.inbox = [];
+    c.on("msg", (m: MsgFrame) => c.inbox.push(m));
+    this.clients.push(c);
+    await c.connect();
+    return c;
+  }
+
+  /** POST /v1/messages as `from`. */
+  async post(from: string, body: Record<string, unknown>, region?: string) {
+    const cs = this.region(region ?? from.split(":")[1]!).cs;
+    const res = await fetch(`${cs}/v1/messages`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await this.token(from)}`,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) c.close();
+    await this.local.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves once `check` holds, polling; rejects with `what` after `timeoutMs`. */
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

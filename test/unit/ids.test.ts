@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+
+import { loadRegions } from "../../regions/schema.ts";
+import { parseId, userTopic } from "../../apps/shared/ids.ts";
+import { messageId, parseSendRequest } from "../../apps/shared/message.ts";
+
+const regions = loadRegions();
+
+describe("ids", () => {
+  it("accepts name:region with a declared region", () => {
+    expect(parseId("alice:usa", regions)).toEqual({
+      id: "alice:usa",
+      name: "alice",
+      region: "usa",
+    });
+    expect(parseId("team_42-x:eu", regions).region).toBe("eu");
+    expect(userTopic("alice:usa")).toBe("u:alice:usa");
+  });
+
+  const bad: [unknown, RegExp][] = [
+    ["alice", /must be "name:region"/],
+    ["alice:mars", /region "mars" is not declared; use one of: eu, usa/],
+    ["Alice:usa", /name must be 1-64 of a-z/],
+    ["../x:usa", /name must be/],
+    ["a/b:usa", /name must be/],
+    ["a\u0000b:usa", /name must be/],
+    [":usa", /name must be/],
+    ["a:b:usa", /must be "name:region"/],
+    [`${"a".repeat(65)}:usa`, /name must be/],
+    ["x".repeat(10_000), /too long/],
+    [42, /must be a string/],
+    ["", /must be a string/],
+  ];
+  for (const [value, message] of bad) {
+    it(`rejects ${JSON.stringify(value).slice(0, 30)}`, () => {
+      expect(() => parseId(value, regions)).toThrow(message);
+      try {
+        parseId(value, regions);
+      } catch (err) {
+        expect((err as { code: string }).code).toBe("BAD_ID");
+      }
+    });
+  }
+});
+
+describe("send requests", () => {
+  it("validates body and clientMsgId and fills a missing clientMsgId", () => {
+    const req = parseSendRequest({ to: "bob:eu", body: "hi" }, regions);
+    expect(req.clientMsgId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(() => parseSendRequest({ to: "bob:eu", body: "" }, regions)).toThrow(
+      /non-empty/,
+    );
+    expect(() =>
+      parseSendRequest({ to: "bob:eu", body: "x".repeat(9000) }, regions),
+    ).toThrow(/over 8192/);
+    expect(() =>
+      parseSendRequest({ to: "bob:eu", body: "x", clientMsgId: "a b" }, regions),
+    ).toThrow(/clientMsgId/);
+    expect(() => parseSendRequest([], regions)).toThrow(/JSON object/);
+  });
+
+  it("gives a retried send the same id, and other sends other ids", () => {
+    expect(messageId("alice:usa", "c1")).toBe(messageId("alice:usa", "c1"));
+    expect(messageId("alice:usa", "c1")).not.toBe(messageId("alice:usa", "c2"));
+    expect(messageId("alice:usa", "c1")).not.toBe(messageId("bob:eu", "c1"));
+  });
+});
