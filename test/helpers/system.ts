@@ -14,6 +14,8 @@ import { LocalSystem, type LocalOptions } from "../../apps/local/runtime.ts";
 import type { LocalSecrets } from "../../apps/local/secrets.ts";
 import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
 import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
+import type { DeliveryChecker } from "../../apps/checker/checker.ts";
+import type { SendFn } from "../../apps/checker/senders.ts";
 
 /** App settings that make faults show quickly in tests. */
 export const FAST_APP_ENV = Object.freeze({
@@ -93,13 +95,40 @@ export class TestSystem {
     const cs = this.region(region ?? from.split(":")[1]!).cs;
     const res = await fetch(`${cs}/v1/messages`, {
       method: "POST",
+      signal: AbortSignal.timeout(10_000),
       headers: {
         "content-type": "application/json",
         authorization: `Bearer ${await this.token(from)}`,
       },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    return { status: res.status, body: json };
+  }
+
+  /** A sender for runSenders: POST /v1/messages at the sender's home chat server. */
+  httpSend(): SendFn {
+    return async (from, to, body, clientMsgId) => {
+      const res = await this.post(from, { to, body, clientMsgId });
+      if (res.status !== 202) throw new Error(`send answered ${res.status}`);
+      return String(res.body.id);
+    };
+  }
+
+  /** Connects one client per user, all watched by `checker` from sequence 0. */
+  async receivers(
+    users: readonly string[],
+    checker: DeliveryChecker,
+    options: Partial<ChatClientOptions> = {},
+  ) {
+    return Promise.all(
+      users.map(async (u) => {
+        checker.watch(u);
+        const c = await this.client(u, options);
+        c.on("msg", (m: MsgFrame) => checker.received(u, m));
+        return c;
+      }),
+    );
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,8 @@
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { DeliveryChecker } from "../../apps/checker/checker.ts";
+import { runSenders } from "../../apps/checker/senders.ts";
 import { PRESENCE_ROOT, bucketOf } from "../../apps/shared/presence.ts";
 import { ZkSession } from "../../apps/shared/zk.ts";
 import { eventually, TestSystem } from "../helpers/system.ts";
@@ -127,6 +129,26 @@ describe("chat across regions", () => {
     const liam = await sys.client("liam:usa", { after: 2 });
     await eventually("liam receives 3 and 4", () => liam.inbox.length === 2);
     expect(liam.inbox.map((m) => m.seq)).toEqual([3, 4]);
+  });
+
+  it("gives interleaved senders from two regions one order: the recipient's sequence", async () => {
+    const checker = new DeliveryChecker();
+    await sys.receivers(["sofia:eu"], checker);
+    await runSenders({
+      send: sys.httpSend(),
+      checker,
+      plans: [
+        { from: "tom:usa", to: ["sofia:eu"], count: 100 },
+        { from: "uma:eu", to: ["sofia:eu"], count: 100 },
+        { from: "vic:usa", to: ["sofia:eu"], count: 100 },
+      ],
+    });
+    const report = await checker.settle(20_000);
+    expect(report).toMatchObject({ sent: 300, lost: 0, duplicated: 0, outOfOrder: 0 });
+    const stored = await sys.inbox().read("sofia:eu", 0, 1000);
+    expect(stored.map((e) => e.seq)).toEqual(
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
   });
 
   it("records acknowledgements in the inbox through the queue", async () => {
