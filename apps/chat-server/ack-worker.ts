@@ -36,6 +36,7 @@ export class AckWorker {
     private readonly inbox: Inbox,
     private readonly consumer: string,
     private readonly log: Logger,
+    private readonly onApplied: (user: string, upTo: number) => void,
     options: AckWorkerOptions = {},
   ) {
     this.o = withDefaults(DEFAULTS, options);
@@ -118,7 +119,12 @@ export class AckWorker {
       if (!f.user || !Number.isSafeInteger(upTo) || upTo < 1) continue;
       highest.set(f.user, Math.max(highest.get(f.user) ?? 0, upTo));
     }
-    await Promise.all([...highest].map(([user, upTo]) => this.inbox.ack(user, upTo)));
+    await Promise.all(
+      [...highest].map(async ([user, upTo]) => {
+        await this.inbox.ack(user, upTo);
+        this.onApplied(user, upTo);
+      }),
+    );
     await this.redis.xack(ACK_STREAM, ACK_GROUP, ...entries.map(([id]) => id));
     this.applied += highest.size;
   }

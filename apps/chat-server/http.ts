@@ -1,5 +1,6 @@
 // The chat server's HTTP API: the public send and inbox endpoints, the
-// internal endpoint for WSSs and other regions' chat servers, and health.
+// internal endpoint for WSSs and other regions' chat servers, health and
+// metrics.
 import {
   createServer,
   type IncomingMessage,
@@ -8,20 +9,25 @@ import {
 } from "node:http";
 
 import type { Regions } from "../../regions/schema.ts";
-import { bearer, verifyServiceToken, verifyUserToken } from "../shared/auth.ts";
+import { bearer, verifyServiceToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
 import { readJson, sendError, sendJson } from "../shared/http.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
 import { parseSendRequest } from "../shared/message.ts";
+import type { CsMetrics } from "../shared/metrics.ts";
+import type { RateLimiter } from "../shared/rate-limit.ts";
 import type { Delivery } from "./delivery.ts";
 
 export interface ApiDeps {
   readonly regions: Regions;
   readonly delivery: Delivery;
   readonly inbox: Inbox;
-  readonly userKey: Uint8Array;
+  readonly verifier: TokenVerifier;
   readonly serviceKey: Uint8Array;
+  /** Sends per user through the public API. */
+  readonly userSends: RateLimiter;
+  readonly metrics: CsMetrics;
   readonly ready: () => Promise<Record<string, boolean>>;
   readonly log: Logger;
 }
@@ -32,8 +38,11 @@ export const MAX_REQUEST_BYTES = 64 * 1024;
 export function createApi(deps: ApiDeps): Server {
   const server = createServer((req, res) => {
     handle(deps, req, res).catch((err: unknown) => {
-      if (!(err instanceof ChatError))
-        deps.log.error({ err, url: req.url }, "request failed");
+      if (err instanceof ChatError) {
+        deps.metrics.rejected.inc({ reason: err.code });
+      } else {
+        deps.log.error({ err, path: req.url?.split("?")[0] }, "request failed");
+      }
       sendError(res, err);
     });
   });
@@ -54,14 +63,22 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse) 
       const ok = Object.values(checks).every(Boolean);
       return sendJson(res, ok ? 200 : 503, { ok, checks });
     }
+    case "GET /metrics": {
+      const text = await deps.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
     case "POST /v1/messages": {
       const user = await authUser(deps, req);
+      const wait = deps.userSends.take(user);
+      if (wait > 0) {
+        res.setHeader("retry-after", String(wait));
+        throw new ChatError("RATE_LIMITED", `too many sends; retry in ${wait} s`);
+      }
       const send = parseSendRequest(await readJson(req, MAX_REQUEST_BYTES), deps.regions);
-      const out = await deps.delivery.submit(
-        { ...send, from: user, sentAt: Date.now() },
-        true,
-      );
-      return sendJson(res, 202, out);
+      const submission = { ...send, from: user, sentAt: Date.now() };
+      return sendJson(res, 202, await deps.delivery.submit(submission, true));
     }
     case "GET /v1/inbox": {
       const user = await authUser(deps, req);
@@ -82,10 +99,9 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse) 
       if (typeof from !== "string" || typeof sentAt !== "number") {
         throw new ChatError("BAD_REQUEST", "internal send needs from and sentAt");
       }
-      const mayForward = origin === "wss";
       deps.log.debug({ caller, to: send.to }, "internal send");
-      const out = await deps.delivery.submit({ ...send, from, sentAt }, mayForward);
-      return sendJson(res, 202, out);
+      const submission = { ...send, from, sentAt };
+      return sendJson(res, 202, await deps.delivery.submit(submission, origin === "wss"));
     }
     default:
       throw new ChatError("NOT_FOUND", `no route ${route}; see docs/protocol.md`);
@@ -96,7 +112,7 @@ async function authUser(deps: ApiDeps, req: IncomingMessage): Promise<string> {
   const token = bearer(req.headers.authorization);
   if (!token)
     throw new ChatError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
-  return (await verifyUserToken(deps.userKey, token, deps.regions)).id;
+  return (await deps.verifier.verify(token)).id;
 }
 
 async function authService(deps: ApiDeps, req: IncomingMessage): Promise<string> {
@@ -109,6 +125,7 @@ async function authService(deps: ApiDeps, req: IncomingMessage): Promise<string>
 function intParam(url: URL, name: string, fallback: number): number {
   const raw = url.searchParams.get(name);
   if (raw === null) return fallback;
+
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new ChatError("BAD_REQUEST", `${name} must be a non-negative integer`);

@@ -2,62 +2,53 @@
 // path, the acknowledgement worker and the HTTP API together.
 import { hostname } from "node:os";
 
-import { loadRegions } from "../../regions/schema.ts";
 import { secretKey, signServiceToken } from "../shared/auth.ts";
+import {
+  appRegion,
+  inboxReachable,
+  onShutdown,
+  openInbox,
+  openZk,
+  redisTarget,
+  tokenVerifier,
+  zkDigest,
+} from "../shared/bootstrap.ts";
 import { ChatError } from "../shared/errors.ts";
 import { intEnv, jsonEnv, requireEnv } from "../shared/env.ts";
-import { dynamoClient, Inbox } from "../shared/inbox.ts";
 import { createLogger } from "../shared/logger.ts";
+import { csMetrics } from "../shared/metrics.ts";
 import { PresenceCache } from "../shared/presence.ts";
+import { RateLimiter } from "../shared/rate-limit.ts";
 import { openRedis } from "../shared/redis.ts";
-import { ZkSession } from "../shared/zk.ts";
 import { AckWorker } from "./ack-worker.ts";
 import { Delivery, type Accepted, type Submission } from "./delivery.ts";
 import { createApi } from "./http.ts";
 import { Publisher } from "./publisher.ts";
 
-const regions = loadRegions(process.env.CHAT_REGIONS_DIR || undefined);
-const region = requireEnv("CHAT_REGION");
-if (!regions.has(region))
-  throw new Error(`CHAT_REGION "${region}" is not declared in regions/`);
-
+const { regions, region } = appRegion();
 const csId = process.env.CHAT_CS_ID ?? `cs-${hostname()}-${process.pid}`;
 const log = createLogger("chat-server", { region, cs: csId });
-const userKey = secretKey(requireEnv("CHAT_JWT_SECRET"));
+const metrics = csMetrics({ region, cs: csId });
+const verifier = tokenVerifier(regions);
 const serviceKey = secretKey(requireEnv("CHAT_INTERNAL_SECRET"), "CHAT_INTERNAL_SECRET");
 const peers = jsonEnv<Record<string, string>>("CHAT_CS_PEERS", {});
 
-const redisTarget = {
-  url: requireEnv("CHAT_REDIS_URL"),
-  password: process.env.CHAT_REDIS_PASSWORD || undefined,
-};
-const redis = openRedis(redisTarget, {
+const redis = openRedis(redisTarget(), {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
 });
-const ackRedis = openRedis(redisTarget, { maxRetriesPerRequest: null });
+const ackRedis = openRedis(redisTarget(), { maxRetriesPerRequest: null });
 redis.on("error", (err) => log.debug({ err }, "redis error"));
 ackRedis.on("error", (err) => log.debug({ err }, "redis error (ack worker)"));
+redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "publisher" }));
+ackRedis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "ack-worker" }));
 
-const inbox = new Inbox(
-  dynamoClient(
-    process.env.CHAT_DYNAMO_ENDPOINT || undefined,
-    process.env.AWS_REGION ?? "local",
-  ),
-  {
-    inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
-    dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
-  },
-);
-
-const zk = new ZkSession({
-  connect: requireEnv("CHAT_ZK_CONNECT"),
-  sessionTimeoutMs: intEnv("CHAT_ZK_SESSION_TIMEOUT_MS", 6000),
-});
-zk.on("expired", (id) => log.warn({ session: id }, "zookeeper session expired"));
-const presence = new PresenceCache(zk, log);
+const inbox = openInbox();
+const zk = openZk(log, metrics);
+const presence = new PresenceCache(zk, log, zkDigest());
 const publisher = new Publisher(redis, log);
 
+/** Hands a message to the chat server of the recipient's region. */
 async function forward(to: string, s: Submission): Promise<Accepted> {
   const url = peers[to];
   if (!url)
@@ -75,38 +66,61 @@ async function forward(to: string, s: Submission): Promise<Accepted> {
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {
-    throw new ChatError(
-      "UNAVAILABLE",
-      `region ${to} is unreachable; retry with the same clientMsgId`,
-      {
-        cause: err,
-      },
-    );
+    const message = `region ${to} is unreachable; retry with the same clientMsgId`;
+    throw new ChatError("UNAVAILABLE", message, { cause: err });
   }
-  const body = (await res.json().catch(() => ({}))) as Accepted & {
+  const body = (await res.json().catch(() => ({}))) as Partial<Accepted> & {
     error?: { message: string };
   };
-  if (res.status !== 202) {
+  if (res.status !== 202 || typeof body.id !== "string") {
     throw new ChatError(
       res.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST",
       body.error?.message ?? `region ${to} answered ${res.status}`,
     );
   }
-  return { id: body.id, duplicate: body.duplicate };
+  return { id: body.id, duplicate: body.duplicate === true };
 }
 
-const delivery = new Delivery(region, regions, inbox, presence, publisher, forward, log);
-const acks = new AckWorker(ackRedis, inbox, csId, log);
+const delivery = new Delivery(
+  region,
+  regions,
+  inbox,
+  presence,
+  publisher,
+  forward,
+  log,
+  metrics,
+);
+const acks = new AckWorker(ackRedis, inbox, csId, log, (user, upTo) => {
+  metrics.acksApplied.inc();
+  delivery.backlog.acked(user, upTo);
+});
+setInterval(() => {
+  metrics.inboxBacklog.set(delivery.backlog.total);
+  metrics.publishBacklog.set(publisher.backlog);
+}, 1000).unref();
 
 async function ready(): Promise<Record<string, boolean>> {
-  const inboxOk = await inbox.ping().then(
-    () => true,
-    () => false,
-  );
-  return { redis: redis.status === "ready", zookeeper: presence.synced, inbox: inboxOk };
+  return {
+    redis: redis.status === "ready",
+    zookeeper: presence.synced,
+    inbox: await inboxReachable(inbox),
+  };
 }
 
-const api = createApi({ regions, delivery, inbox, userKey, serviceKey, ready, log });
+const sendsPerSecond = intEnv("CHAT_RATE_SENDS_PER_S", 20);
+const userSends = new RateLimiter({ rate: sendsPerSecond, burst: sendsPerSecond * 4 });
+const api = createApi({
+  regions,
+  delivery,
+  inbox,
+  verifier,
+  serviceKey,
+  userSends,
+  metrics,
+  ready,
+  log,
+});
 
 await zk.start();
 await presence.start();
@@ -116,23 +130,13 @@ api.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
   log.info({ port }, "chat server listening");
 });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "stopping");
-  api.close();
+onShutdown(log, async () => {
+  // Requests in flight finish (up to 5 s); idle keep-alive connections go now.
+  const closed = new Promise<void>((resolve) => api.close(() => resolve()));
   api.closeIdleConnections();
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
   await acks.stop();
   publisher.close();
   zk.close();
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-if (process.env.CHAT_EXIT_WITH_PARENT === "1") {
-  // Local mode: the runtime holds our stdin; when it dies, so do we.
-  process.stdin.on("end", () => void shutdown("parent gone"));
-  process.stdin.resume();
-}
+});

@@ -216,6 +216,7 @@ export class LocalSystem {
         CHAT_REDIS_URL: ep.redis,
         CHAT_REDIS_PASSWORD: secrets.redisPassword,
         CHAT_ZK_CONNECT: ep.zookeeper,
+        CHAT_ZK_DIGEST: zkDigestOf(secrets),
         CHAT_DYNAMO_ENDPOINT: this.status.dynamo,
         CHAT_JWT_SECRET: secrets.jwtSecret,
         CHAT_INTERNAL_SECRET: secrets.internalSecret,
@@ -361,4 +362,9 @@ async function allocatePorts(ids: string[], wssPerRegion: number): Promise<Ports
     regions[id] = { redis: await next(), zk: await next(), cs: await next(), wss };
   }
   return { dynamo: await next(), regions };
+}
+
+/** The ZooKeeper digest credential of local mode's apps. */
+export function zkDigestOf(secrets: LocalSecrets): string {
+  return `chat:${secrets.zkPassword}`;
 }

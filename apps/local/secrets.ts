@@ -9,6 +9,8 @@ export interface LocalSecrets {
   readonly jwtSecret: string;
   readonly internalSecret: string;
   readonly redisPassword: string;
+  /** Password of the `chat` digest identity that owns the ZooKeeper presence tree. */
+  readonly zkPassword: string;
 }
 
 export function loadOrCreateSecrets(file: string): LocalSecrets {
@@ -20,6 +22,7 @@ export function loadOrCreateSecrets(file: string): LocalSecrets {
     jwtSecret: stored.jwtSecret ?? randomBytes(32).toString("base64url"),
     internalSecret: stored.internalSecret ?? randomBytes(32).toString("base64url"),
     redisPassword: stored.redisPassword ?? randomBytes(24).toString("base64url"),
+    zkPassword: stored.zkPassword ?? randomBytes(24).toString("base64url"),
   };
   if (JSON.stringify(made) !== JSON.stringify(stored)) {
     mkdirSync(dirname(file), { recursive: true });
@@ -29,5 +32,6 @@ export function loadOrCreateSecrets(file: string): LocalSecrets {
     jwtSecret: process.env.CHAT_JWT_SECRET || made.jwtSecret,
     internalSecret: process.env.CHAT_INTERNAL_SECRET || made.internalSecret,
     redisPassword: process.env.CHAT_REDIS_PASSWORD || made.redisPassword,
+    zkPassword: made.zkPassword,
   };
 }

@@ -1,6 +1,12 @@
 // Tokens: user tokens (HS256 JWT, `sub` = user id) and the service tokens that
 // WSS and chat servers present to each other. Only HS256 is accepted.
-import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import {
+  SignJWT,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+} from "jose";
 
 import type { Regions } from "../../regions/schema.ts";
 import { ChatError } from "./errors.ts";
@@ -35,13 +41,77 @@ export async function signUserToken(
     .sign(key);
 }
 
-/** Verifies a user token and returns its subject, a validated user id. */
+export interface VerifierOptions {
+  /** Shared secret for HS256 tokens. */
+  readonly hsSecret?: string;
+  /** URL of a JSON Web Key Set for RS256 tokens (an identity provider's). */
+  readonly jwksUrl?: string;
+  /** Required `aud` claim. @default "chat" */
+  readonly audience?: string;
+}
+
+/**
+ * Verifies user tokens: HS256 with the shared secret, RS256 with a key of the
+ * configured JWKS; any other algorithm (`none` included) is refused. `exp` and
+ * `nbf` are checked; the subject must be a valid user id.
+ */
+export class TokenVerifier {
+  private readonly hsKey: Uint8Array | undefined;
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly audience: string;
+
+  constructor(
+    private readonly regions: Regions,
+    options: VerifierOptions,
+  ) {
+    if (!options.hsSecret && !options.jwksUrl) {
+      throw new Error("set CHAT_JWT_SECRET (HS256) or CHAT_JWKS_URL (RS256), or both");
+    }
+    this.hsKey = options.hsSecret ? secretKey(options.hsSecret) : undefined;
+    this.jwks = options.jwksUrl
+      ? createRemoteJWKSet(new URL(options.jwksUrl))
+      : undefined;
+    this.audience = options.audience ?? USER_AUDIENCE;
+  }
+
+  async verify(token: string): Promise<ParsedId> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch (err) {
+      throw new ChatError("UNAUTHENTICATED", describeJwtError(err), { cause: err });
+    }
+
+    let payload;
+    if (alg === "HS256" && this.hsKey) {
+      payload = await verify(this.hsKey, token, this.audience, ["HS256"]);
+    } else if (alg === "RS256" && this.jwks) {
+      payload = await verify(this.jwks, token, this.audience, ["RS256"]);
+    } else {
+      const allowed = [this.hsKey ? "HS256" : "", this.jwks ? "RS256" : ""].filter(
+        Boolean,
+      );
+      throw new ChatError(
+        "UNAUTHENTICATED",
+        `token algorithm ${JSON.stringify(alg)} is not accepted; use ${allowed.join(" or ")}`,
+      );
+    }
+    try {
+      return parseId(payload.sub, this.regions, "token subject");
+    } catch (err) {
+      const detail = err instanceof ChatError ? err.message : "token subject is invalid";
+      throw new ChatError("UNAUTHENTICATED", detail, { cause: err });
+    }
+  }
+}
+
+/** Verifies a user token signed with an HS256 key and returns its subject. */
 export async function verifyUserToken(
   key: Uint8Array,
   token: string,
   regions: Regions,
 ): Promise<ParsedId> {
-  const payload = await verify(key, token, USER_AUDIENCE);
+  const payload = await verify(key, token, USER_AUDIENCE, ALGORITHMS);
   try {
     return parseId(payload.sub, regions, "token subject");
   } catch (err) {
@@ -66,7 +136,7 @@ export async function verifyServiceToken(
   key: Uint8Array,
   token: string,
 ): Promise<string> {
-  const payload = await verify(key, token, SERVICE_AUDIENCE);
+  const payload = await verify(key, token, SERVICE_AUDIENCE, ALGORITHMS);
   if (typeof payload.sub !== "string") {
     throw new ChatError("UNAUTHENTICATED", "service token has no subject");
   }
@@ -80,9 +150,18 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-async function verify(key: Uint8Array, token: string, audience: string) {
+async function verify(
+  key: Uint8Array | ReturnType<typeof createRemoteJWKSet>,
+  token: string,
+  audience: string,
+  algorithms: string[],
+) {
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: ALGORITHMS, audience });
+    const options = { algorithms, audience, clockTolerance: 5 };
+    const { payload } =
+      key instanceof Uint8Array
+        ? await jwtVerify(token, key, options)
+        : await jwtVerify(token, key, options);
     return payload;
   } catch (err) {
     throw new ChatError("UNAUTHENTICATED", describeJwtError(err), { cause: err });
@@ -91,6 +170,12 @@ async function verify(key: Uint8Array, token: string, audience: string) {
 
 function describeJwtError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "token expired; get a new token";
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return "token key id is not in the JWKS";
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError) {
+    if (err.code === "ERR_JWKS_TIMEOUT")
+      return "identity provider keys unreachable; retry";
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     return `token claim "${err.claim}" is invalid: ${err.reason}`;
   }

@@ -26,18 +26,32 @@ export function bucketOf(userId: string): string {
     h ^= userId.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return `b${String(h % BUCKETS).padStart(2, "0")}`;
+  return `b${pad(h % BUCKETS)}`;
 }
 
 export function presencePath(c: Pick<Connection, "user" | "wss" | "conn">): string {
   return `${PRESENCE_ROOT}/${bucketOf(c.user)}/${c.user}~${c.wss}~${c.conn}`;
 }
 
-/** Creates the root and bucket nodes (idempotent). */
-export async function ensurePresenceTree(zk: ZkSession): Promise<void> {
-  for (let i = 0; i < BUCKETS; i++) {
-    await zk.mkdirp(`${PRESENCE_ROOT}/b${String(i).padStart(2, "0")}`);
-  }
+/**
+ * Creates the root and bucket nodes (idempotent). With a digest credential
+ * (`user:password`) the tree is restricted to it: without it nobody can list,
+ * create or delete presence nodes.
+ */
+export async function ensurePresenceTree(zk: ZkSession, digest?: string): Promise<void> {
+  const buckets = Array.from(
+    { length: BUCKETS },
+    (_, i) => `${PRESENCE_ROOT}/b${pad(i)}`,
+  );
+  for (const path of buckets) await zk.mkdirp(path);
+  if (!digest) return;
+
+  for (const path of ["/chat", PRESENCE_ROOT, ...buckets])
+    await zk.restrictTo(path, digest);
+}
+
+function pad(i: number): string {
+  return String(i).padStart(2, "0");
 }
 
 /**
@@ -51,6 +65,7 @@ export class PresenceRegistrar extends EventEmitter {
   constructor(
     private readonly zk: ZkSession,
     private readonly log: Logger,
+    private readonly digest?: string,
   ) {
     super();
     zk.on("session", (id: string, previous: string | undefined) => {
@@ -84,7 +99,7 @@ export class PresenceRegistrar extends EventEmitter {
       { previousSession: previous, session: current, connections: this.live.size },
       "zookeeper session replaced; registering connections again",
     );
-    await ensurePresenceTree(this.zk).catch(() => undefined);
+    await ensurePresenceTree(this.zk, this.digest).catch(() => undefined);
     await Promise.all(
       [...this.live].map(([path, c]) => this.createNode(path, c, previous)),
     );
@@ -102,6 +117,12 @@ export class PresenceRegistrar extends EventEmitter {
     const data = JSON.stringify({ ...c, topic: userTopic(c.user) });
     try {
       await this.zk.create(path, data, ZK.EPHEMERAL);
+      // The client library creates nodes world-readable: narrow it at once.
+      if (this.digest) {
+        this.zk
+          .restrictTo(path, this.digest)
+          .catch((err: unknown) => this.emit("error", err, c));
+      }
     } catch (err) {
       if (!(err instanceof ZkError) || err.code !== ZK.NODEEXISTS) {
         this.emit("error", err, c);
@@ -130,6 +151,7 @@ export class PresenceCache extends EventEmitter {
   constructor(
     private readonly zk: ZkSession,
     private readonly log: Logger,
+    private readonly digest?: string,
   ) {
     super();
     zk.on("session", () => void this.relistAll());
@@ -159,11 +181,9 @@ export class PresenceCache extends EventEmitter {
   private async relistAll(): Promise<void> {
     const gen = ++this.generation;
     this.listed.clear();
-    await ensurePresenceTree(this.zk).catch(() => undefined);
+    await ensurePresenceTree(this.zk, this.digest).catch(() => undefined);
     await Promise.all(
-      Array.from({ length: BUCKETS }, (_, i) =>
-        this.list(`b${String(i).padStart(2, "0")}`, gen),
-      ),
+      Array.from({ length: BUCKETS }, (_, i) => this.list(`b${pad(i)}`, gen)),
     );
   }
 

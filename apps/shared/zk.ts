@@ -2,6 +2,7 @@
 // `zookeeper` client, whose handle must never be used after close (that can
 // abort the process): every call is refused once the handle is gone, and an
 // expired session is replaced by a new handle, announced with `session`.
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 
 import ZooKeeper from "zookeeper";
@@ -124,6 +125,16 @@ export class ZkSession extends EventEmitter {
     );
   }
 
+  /** Replaces a node's ACL with full rights for one digest identity only. */
+  async restrictTo(path: string, digest: string): Promise<void> {
+    const acl = [
+      { perms: ZooKeeper.ZOO_PERM_ALL, scheme: "digest", auth: digestId(digest) },
+    ];
+    await this.call<void>("setAcl", path, (h, cb) =>
+      h.a_set_acl(path, -1, acl, cb as never),
+    );
+  }
+
   /** Lists children and sets a one-shot watch that calls `watcher` on the next change. */
   async watchChildren(path: string, watcher: Watcher): Promise<string[]> {
     return this.call<string[]>("getChildren", path, (h, cb) =>
@@ -156,8 +167,6 @@ export class ZkSession extends EventEmitter {
 
     h.on("connect", () => {
       if (this.handle !== h) return;
-      const auth = this.options.digest;
-      if (auth && !everConnected) h.add_auth("digest", auth, () => undefined);
       this.connected = true;
       if (everConnected) {
         this.emit("reconnected");
@@ -183,6 +192,8 @@ export class ZkSession extends EventEmitter {
       setImmediate(() => this.open(lost));
     });
     h.init({});
+    // Queued before the first request; the client sends it again on every reconnect.
+    if (this.options.digest) h.add_auth("digest", this.options.digest, () => undefined);
   }
 
   private call<T>(
@@ -201,4 +212,11 @@ export class ZkSession extends EventEmitter {
       });
     });
   }
+}
+
+/** The ACL id of a `user:password` digest credential: `user:base64(sha1(user:password))`. */
+export function digestId(credential: string): string {
+  const user = credential.slice(0, credential.indexOf(":"));
+  const hash = createHash("sha1").update(credential).digest("base64");
+  return `${user}:${hash}`;
 }

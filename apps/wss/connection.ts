@@ -5,11 +5,13 @@ import { randomBytes } from "node:crypto";
 import type { WebSocket } from "ws";
 
 import type { Regions } from "../../regions/schema.ts";
-import { ChatError } from "../shared/errors.ts";
+import { ChatError, ERRORS, type ErrorCode } from "../shared/errors.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
 import { msgFrame, parseSendRequest } from "../shared/message.ts";
+import type { WssMetrics } from "../shared/metrics.ts";
 import type { PresenceRegistrar } from "../shared/presence.ts";
+import type { RateLimiter } from "../shared/rate-limit.ts";
 import { Cursor } from "./cursor.ts";
 import type { Hub, Member } from "./hub.ts";
 
@@ -29,13 +31,24 @@ export interface ConnectionDeps {
   readonly sendToCs: SendToChatServer;
   readonly ack: (user: string, upTo: number) => void;
   readonly log: Logger;
+  readonly metrics: WssMetrics;
+  /** Sends per user on this WSS. */
+  readonly userSends: RateLimiter;
+  /** Frames per connection; past it the connection is closed with 4008. */
+  readonly connFrames: RateLimiter;
   /** Buffered bytes past which a socket gets no more live frames. */
   readonly maxBufferedBytes: number;
+  /** A socket that stays past its buffer cap this long is closed with 1013. */
+  readonly slowCloseMs: number;
   /** Wait for `resume` this long before starting from the acknowledged cursor. */
   readonly resumeWaitMs: number;
   /** After going live, read the inbox once more this much later. */
   readonly settleMs: number;
+  /** Counts sends in flight to the chat server, so a drain can wait for them. */
+  readonly inflight: Set<Promise<unknown>>;
 }
+
+const SENT_AT = /"sentAt":(\d+)\}$/;
 
 export class Connection implements Member {
   readonly id = randomBytes(6).toString("hex");
@@ -45,6 +58,7 @@ export class Connection implements Member {
   private resumeTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
+  private stalledSince = 0;
   private joined: Promise<void> | undefined;
   private started = false;
   private closed = false;
@@ -62,7 +76,7 @@ export class Connection implements Member {
           seq: e.seq,
           frame: msgFrame(e),
         })),
-      send: (frame) => this.write(frame),
+      send: (frame, replayed) => this.writeMsg(frame, replayed),
       onError: (err) => this.log.warn({ err }, "inbox read failed; retrying"),
     });
   }
@@ -103,6 +117,15 @@ export class Connection implements Member {
 
   /** Handles one text frame from the client. */
   async receive(text: string): Promise<void> {
+    if (this.deps.connFrames.take(this.id) > 0) {
+      this.reject(
+        "RATE_LIMITED",
+        "too many frames; reconnect later",
+        ERRORS.RATE_LIMITED.close,
+      );
+      return;
+    }
+
     let msg: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -112,19 +135,25 @@ export class Connection implements Member {
       return this.error("BAD_FRAME", "a frame must be a JSON object with a type");
     }
 
-    switch (msg.type) {
+    const type = typeof msg.type === "string" ? msg.type : "";
+    switch (type) {
       case "resume":
+        this.deps.metrics.framesIn.inc({ type });
         return this.onResume(msg.after);
       case "ack":
+        this.deps.metrics.framesIn.inc({ type });
         return this.onAck(msg.upTo);
       case "send":
+        this.deps.metrics.framesIn.inc({ type });
         return this.onSend(msg);
       case "ping":
+        this.deps.metrics.framesIn.inc({ type });
         return this.frame({ type: "pong" });
       default:
         return this.error(
           "BAD_FRAME",
-          `unknown frame type ${JSON.stringify(msg.type)}; use send, ack, resume or ping`,
+          `unknown frame type ${JSON.stringify(msg.type)?.slice(0, 40)}; ` +
+            "use send, ack, resume or ping",
         );
     }
   }
@@ -138,6 +167,12 @@ export class Connection implements Member {
     void this.cursor.catchUp();
   }
 
+  /** Closes the socket with a code; the close event then releases everything. */
+  reject(code: ErrorCode, message: string, closeCode: number): void {
+    this.deps.metrics.rejected.inc({ reason: code });
+    this.ws.close(closeCode, message);
+  }
+
   /** Releases the topic, the presence node and the timers. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -146,6 +181,7 @@ export class Connection implements Member {
     clearInterval(this.drainTimer);
     clearTimeout(this.settleTimer);
     this.cursor.close();
+    this.deps.connFrames.forget(this.id);
     await this.joined?.catch(() => undefined);
     this.deps.hub.leave(this.user, this);
     await this.deps.presence
@@ -195,9 +231,22 @@ export class Connection implements Member {
     if (clientMsgId === undefined) {
       return this.error("BAD_FRAME", "send needs a clientMsgId (unique per message)");
     }
-    try {
+    const wait = this.deps.userSends.take(this.user);
+    if (wait > 0) {
+      return this.error(
+        "RATE_LIMITED",
+        `too many sends; retry in ${wait} s`,
+        clientMsgId,
+      );
+    }
+
+    const work = (async () => {
       const req = parseSendRequest(msg, this.deps.regions);
-      const { id } = await this.deps.sendToCs(this.user, req);
+      return this.deps.sendToCs(this.user, req);
+    })();
+    this.deps.inflight.add(work);
+    try {
+      const { id } = await work;
       this.frame({ type: "sent", clientMsgId, id });
     } catch (err) {
       const e =
@@ -206,33 +255,67 @@ export class Connection implements Member {
           : new ChatError("UNAVAILABLE", "send failed; retry");
       if (!(err instanceof ChatError)) this.log.warn({ err }, "send failed");
       this.error(e.code, e.message, clientMsgId);
+    } finally {
+      this.deps.inflight.delete(work);
     }
   }
 
-  private error(code: string, message: string, clientMsgId?: string): void {
+  private error(code: ErrorCode, message: string, clientMsgId?: string): void {
+    this.deps.metrics.rejected.inc({ reason: code });
     this.frame({ type: "error", code, message, ...(clientMsgId ? { clientMsgId } : {}) });
   }
 
-  private frame(obj: Record<string, unknown>): void {
-    this.write(JSON.stringify(obj));
+  private frame(obj: { type: string } & Record<string, unknown>): void {
+    if (this.write(JSON.stringify(obj)))
+      this.deps.metrics.framesOut.inc({ type: obj.type });
   }
 
-  /** Writes a frame; past the buffer cap, waits for the socket to drain. */
+  private writeMsg(frame: string, replayed: boolean): boolean {
+    const ok = this.write(frame);
+    const m = this.deps.metrics;
+    m.framesOut.inc({ type: "msg" });
+    if (replayed) {
+      m.redelivered.inc();
+    } else {
+      const sentAt = SENT_AT.exec(frame);
+      if (sentAt) m.delivery.observe(Math.max(0, Date.now() - Number(sentAt[1])) / 1000);
+    }
+    return ok;
+  }
+
+  /**
+   * Writes a frame; past the buffer cap the socket gets no more live frames
+   * until it drains (then it catches up from the inbox), and is closed with
+   * 1013 if it stays past the cap too long.
+   */
   private write(frame: string): boolean {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
     this.ws.send(frame);
     if (this.ws.bufferedAmount <= this.deps.maxBufferedBytes) return true;
+    if (this.drainTimer) return false;
 
     this.log.debug(
       { buffered: this.ws.bufferedAmount },
       "slow consumer; pausing live delivery",
     );
-    this.drainTimer ??= setInterval(() => {
-      if (this.ws.bufferedAmount > this.deps.maxBufferedBytes / 4) return;
-      clearInterval(this.drainTimer);
-      this.drainTimer = undefined;
-      this.cursor.resume();
-    }, 50);
+    this.deps.metrics.slowConsumers.inc({ action: "paused" });
+    this.stalledSince = Date.now();
+    this.drainTimer = setInterval(() => this.checkDrained(), 50);
     return false;
+  }
+
+  private checkDrained(): void {
+    if (this.ws.bufferedAmount > this.deps.maxBufferedBytes / 4) {
+      if (Date.now() - this.stalledSince < this.deps.slowCloseMs) return;
+      clearInterval(this.drainTimer);
+      this.deps.metrics.slowConsumers.inc({ action: "closed" });
+      this.ws.close(1013, "too slow to read; reconnect and resume");
+      // The close frame waits behind what the peer is not reading.
+      setTimeout(() => this.ws.terminate(), 1000).unref();
+      return;
+    }
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+    this.cursor.resume();
   }
 }

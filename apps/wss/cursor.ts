@@ -15,8 +15,11 @@ export interface CursorEntry {
 export interface CursorIO {
   /** Inbox entries with a sequence above `after`, in order, at most `limit`. */
   read(after: number, limit: number): Promise<CursorEntry[]>;
-  /** Writes a frame; returns false when the socket is congested and should get no more. */
-  send(frame: string): boolean;
+  /**
+   * Writes a frame (`replayed` when it came from the inbox rather than live);
+   * returns false when the socket is congested and should get no more.
+   */
+  send(frame: string, replayed: boolean): boolean;
   /** Reports a failed inbox read (the cursor retries by itself). */
   onError?(err: unknown): void;
 }
@@ -73,7 +76,7 @@ export class Cursor {
     if (this.closed || !this.started || seq <= this.last) return;
 
     if (!this.reading && !this.stalled && seq === this.last + 1) {
-      this.put(seq, frame);
+      this.put(seq, frame, false);
       this.flushHeld();
       return;
     }
@@ -105,7 +108,7 @@ export class Cursor {
         for (const e of page) {
           if (this.closed || this.stalled) break;
           if (e.seq <= this.last) continue;
-          this.put(e.seq, e.frame);
+          this.put(e.seq, e.frame, true);
           this.replayed++;
         }
         if (page.length === this.o.pageSize) this.again = true;
@@ -135,9 +138,9 @@ export class Cursor {
     clearTimeout(this.retryTimer);
   }
 
-  private put(seq: number, frame: string): void {
+  private put(seq: number, frame: string, replayed: boolean): void {
     this.last = seq;
-    if (!this.io.send(frame)) {
+    if (!this.io.send(frame, replayed)) {
       this.stalled = true;
       this.held.clear();
     }
@@ -149,7 +152,7 @@ export class Cursor {
       const frame = this.held.get(this.last + 1);
       if (frame === undefined || this.stalled) return;
       this.held.delete(this.last + 1);
-      this.put(this.last + 1, frame);
+      this.put(this.last + 1, frame, false);
     }
   }
 

@@ -2,65 +2,56 @@
 // and the WebSocket server together.
 import { hostname } from "node:os";
 
-import { loadRegions } from "../../regions/schema.ts";
 import { secretKey, signServiceToken } from "../shared/auth.ts";
+import {
+  appRegion,
+  inboxReachable,
+  onShutdown,
+  openInbox,
+  openZk,
+  redisTarget,
+  tokenVerifier,
+  zkDigest,
+} from "../shared/bootstrap.ts";
 import { ChatError } from "../shared/errors.ts";
 import { intEnv, requireEnv } from "../shared/env.ts";
-import { dynamoClient, Inbox } from "../shared/inbox.ts";
 import { createLogger } from "../shared/logger.ts";
+import { wssMetrics } from "../shared/metrics.ts";
 import { ensurePresenceTree, PresenceRegistrar } from "../shared/presence.ts";
 import { openRedis } from "../shared/redis.ts";
-import { ZkSession } from "../shared/zk.ts";
 import type { SendToChatServer } from "./connection.ts";
 import { Hub } from "./hub.ts";
 import { ChatWss } from "./server.ts";
 
-const regions = loadRegions(process.env.CHAT_REGIONS_DIR || undefined);
-const region = requireEnv("CHAT_REGION");
-if (!regions.has(region))
-  throw new Error(`CHAT_REGION "${region}" is not declared in regions/`);
-
+const { regions, region } = appRegion();
 const wssId = (process.env.CHAT_WSS_ID ?? `wss-${hostname()}-${process.pid}`)
   .toLowerCase()
   .replace(/[^a-z0-9.-]/g, "-");
 const log = createLogger("wss", { region, wss: wssId });
-const userKey = secretKey(requireEnv("CHAT_JWT_SECRET"));
+const metrics = wssMetrics({ region, wss: wssId });
+const verifier = tokenVerifier(regions);
 const serviceKey = secretKey(requireEnv("CHAT_INTERNAL_SECRET"), "CHAT_INTERNAL_SECRET");
 const csUrl = requireEnv("CHAT_CS_URL");
+const served = new Set([region, ...(process.env.CHAT_SERVE_REGIONS ?? "").split(",")]);
 
-const redisTarget = {
-  url: requireEnv("CHAT_REDIS_URL"),
-  password: process.env.CHAT_REDIS_PASSWORD || undefined,
-};
-const sub = openRedis(redisTarget, {
+const sub = openRedis(redisTarget(), {
   autoResubscribe: false,
   maxRetriesPerRequest: null,
 });
-const redis = openRedis(redisTarget, { maxRetriesPerRequest: 2 });
+const redis = openRedis(redisTarget(), { maxRetriesPerRequest: 2 });
 sub.on("error", (err) => log.debug({ err }, "redis subscriber error"));
 redis.on("error", (err) => log.debug({ err }, "redis error"));
+sub.on("reconnecting", () => metrics.redisReconnects.inc({ role: "subscriber" }));
+redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "commands" }));
 
-const inbox = new Inbox(
-  dynamoClient(
-    process.env.CHAT_DYNAMO_ENDPOINT || undefined,
-    process.env.AWS_REGION ?? "local",
-  ),
-  {
-    inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
-    dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
-  },
-);
-
-const zk = new ZkSession({
-  connect: requireEnv("CHAT_ZK_CONNECT"),
-  sessionTimeoutMs: intEnv("CHAT_ZK_SESSION_TIMEOUT_MS", 6000),
-});
-zk.on("expired", (id) => log.warn({ session: id }, "zookeeper session expired"));
-const presence = new PresenceRegistrar(zk, log);
+const inbox = openInbox();
+const zk = openZk(log, metrics);
+const presence = new PresenceRegistrar(zk, log, zkDigest());
 presence.on("error", (err, c) =>
   log.warn({ err, conn: c.conn }, "presence registration failed"),
 );
 
+/** Hands a send from a socket to the region's chat server. */
 const sendToCs: SendToChatServer = async (from, req) => {
   let res: Response;
   try {
@@ -74,13 +65,8 @@ const sendToCs: SendToChatServer = async (from, req) => {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    throw new ChatError(
-      "UNAVAILABLE",
-      "chat server unreachable; retry with the same clientMsgId",
-      {
-        cause: err,
-      },
-    );
+    const message = "chat server unreachable; retry with the same clientMsgId";
+    throw new ChatError("UNAVAILABLE", message, { cause: err });
   }
   const body = (await res.json().catch(() => ({}))) as {
     id?: string;
@@ -92,11 +78,11 @@ const sendToCs: SendToChatServer = async (from, req) => {
 };
 
 async function ready(): Promise<Record<string, boolean>> {
-  const inboxOk = await inbox.ping().then(
-    () => true,
-    () => false,
-  );
-  return { redis: sub.status === "ready", zookeeper: zk.isConnected, inbox: inboxOk };
+  return {
+    redis: sub.status === "ready",
+    zookeeper: zk.isConnected,
+    inbox: await inboxReachable(inbox),
+  };
 }
 
 const hub = new Hub(sub, log);
@@ -110,38 +96,35 @@ const server = new ChatWss(
     presence,
     sendToCs,
     log,
-    userKey,
+    metrics,
+    verifier,
+    serves: (r) => served.has(r),
     redis,
     ready,
     maxBufferedBytes: intEnv("CHAT_MAX_BUFFERED_BYTES", 1024 * 1024),
+    slowCloseMs: intEnv("CHAT_SLOW_CLOSE_MS", 60_000),
     resumeWaitMs: intEnv("CHAT_RESUME_WAIT_MS", 2000),
     settleMs: intEnv("CHAT_SETTLE_MS", 1000),
   },
-  { heartbeatMs: intEnv("CHAT_HEARTBEAT_MS", 15_000) },
+  {
+    heartbeatMs: intEnv("CHAT_HEARTBEAT_MS", 15_000),
+    maxPayload: intEnv("CHAT_MAX_PAYLOAD_BYTES", 64 * 1024),
+    framesPerSecond: intEnv("CHAT_RATE_FRAMES_PER_S", 50),
+    sendsPerSecond: intEnv("CHAT_RATE_SENDS_PER_S", 20),
+  },
 );
 
 await zk.start();
-await ensurePresenceTree(zk);
+await ensurePresenceTree(zk, zkDigest());
 const port = intEnv("CHAT_PORT", 8080);
 server.http.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
   log.info({ port }, "wss listening");
 });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal, connections: server.connections }, "draining");
+onShutdown(log, async () => {
+  log.info({ connections: server.connections }, "draining");
   await server.drain();
   zk.close();
   sub.disconnect();
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-if (process.env.CHAT_EXIT_WITH_PARENT === "1") {
-  // Local mode: the runtime holds our stdin; when it dies, so do we.
-  process.stdin.on("end", () => void shutdown("parent gone"));
-  process.stdin.resume();
-}
+});

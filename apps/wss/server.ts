@@ -1,5 +1,6 @@
 // The WebSocket server: authenticates the upgrade, runs heartbeats, batches
-// acknowledgements onto the region's Redis Stream, and serves health checks.
+// acknowledgements onto the region's Redis Stream, and serves health checks
+// and metrics.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 
@@ -7,16 +8,17 @@ import type { Redis } from "ioredis";
 import { WebSocketServer, type WebSocket } from "ws";
 
 import { ACK_STREAM } from "../chat-server/ack-worker.ts";
-import { bearer, verifyUserToken } from "../shared/auth.ts";
+import { bearer, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
 import { sendJson } from "../shared/http.ts";
-import { Connection, type ConnectionDeps } from "./connection.ts";
 import { withDefaults } from "../shared/options.ts";
+import { RateLimiter } from "../shared/rate-limit.ts";
+import { Connection, type ConnectionDeps } from "./connection.ts";
 
 export const WS_PATH = "/v1/ws";
 
 export interface WssOptions {
-  /** Largest frame accepted from a client, in bytes. @default 65536 */
+  /** Largest frame accepted from a client, in bytes; larger closes with 1009. @default 65536 */
   readonly maxPayload?: number;
   /** Ping interval; a peer that misses one pong is dropped. @default 15000 */
   readonly heartbeatMs?: number;
@@ -24,6 +26,12 @@ export interface WssOptions {
   readonly ackFlushMs?: number;
   /** Approximate length the acknowledgement stream is trimmed to. @default 1000000 */
   readonly ackStreamMaxLen?: number;
+  /** Frames a connection may send per second (burst: twice that). @default 50 */
+  readonly framesPerSecond?: number;
+  /** Sends a user may make per second on this WSS (burst: four times). @default 20 */
+  readonly sendsPerSecond?: number;
+  /** Longest wait for in-flight sends when draining. @default 5000 */
+  readonly drainTimeoutMs?: number;
 }
 
 const DEFAULTS = Object.freeze({
@@ -31,27 +39,34 @@ const DEFAULTS = Object.freeze({
   heartbeatMs: 15_000,
   ackFlushMs: 100,
   ackStreamMaxLen: 1_000_000,
+  framesPerSecond: 50,
+  sendsPerSecond: 20,
+  drainTimeoutMs: 5000,
 });
 
-export interface WssDeps extends Omit<ConnectionDeps, "ack"> {
-  readonly userKey: Uint8Array;
+type ConnectionConfig = Omit<
+  ConnectionDeps,
+  "ack" | "userSends" | "connFrames" | "inflight"
+>;
+
+export interface WssDeps extends ConnectionConfig {
+  readonly verifier: TokenVerifier;
+  /** Regions whose users this WSS accepts: its own, plus any it serves in failover. */
+  readonly serves: (region: string) => boolean;
   /** Redis connection for commands (not the subscriber). */
   readonly redis: Redis;
   readonly ready: () => Promise<Record<string, boolean>>;
 }
 
 export class ChatWss {
-  /** Open connections. */
-  get connections(): number {
-    return this.conns.size;
-  }
-
   readonly http: Server;
   private readonly conns = new Map<WebSocket, Connection>();
   private readonly wss: WebSocketServer;
   private readonly pendingAcks = new Map<string, number>();
+  private readonly inflight = new Set<Promise<unknown>>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly ackTimer: NodeJS.Timeout;
+  private readonly connDeps: ConnectionDeps;
   private readonly o: Required<WssOptions>;
   private draining = false;
 
@@ -60,25 +75,47 @@ export class ChatWss {
     options: WssOptions = {},
   ) {
     this.o = withDefaults(DEFAULTS, options);
+    const { framesPerSecond, sendsPerSecond } = this.o;
+    this.connDeps = {
+      ...deps,
+      ack: (u, n) => this.ack(u, n),
+      inflight: this.inflight,
+      userSends: new RateLimiter({ rate: sendsPerSecond, burst: sendsPerSecond * 4 }),
+      connFrames: new RateLimiter({ rate: framesPerSecond, burst: framesPerSecond * 2 }),
+    };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload });
     this.http = createServer((req, res) => {
-      void this.health(req.url ?? "/").then(([status, body]) =>
-        sendJson(res, status, body),
-      );
+      void this.health(req.url ?? "/").then(([status, body]) => {
+        if (typeof body === "string") {
+          res.writeHead(status, { "content-type": deps.metrics.registry.contentType });
+          res.end(body);
+        } else {
+          sendJson(res, status, body);
+        }
+      });
     });
     this.http.on("upgrade", (req, socket, head) => void this.upgrade(req, socket, head));
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
     this.ackTimer = setInterval(() => void this.flushAcks(), this.o.ackFlushMs);
   }
 
+  /** Open connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
   /**
-   * Stops accepting, closes every socket with 1012 and a jittered reconnect
-   * hint, removes presence and writes pending acknowledgements.
+   * Stops accepting, lets in-flight sends finish, closes every socket with
+   * 1012 and a jittered reconnect hint, removes presence and writes pending
+   * acknowledgements.
    */
   async drain(): Promise<void> {
     this.draining = true;
     clearInterval(this.heartbeat);
     this.http.close();
+    const deadline = new Promise((r) => setTimeout(r, this.o.drainTimeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+
     const closing = [...this.conns.values()].map((c) => c.close());
     for (const ws of this.wss.clients) {
       const retryInMs = 500 + Math.floor(Math.random() * 2000);
@@ -92,15 +129,14 @@ export class ChatWss {
   private async health(url: string): Promise<[number, unknown]> {
     const path = url.split("?")[0];
     if (path === "/healthz") return [200, { ok: true }];
+    if (path === "/metrics") return [200, await this.deps.metrics.registry.metrics()];
     if (path === "/readyz") {
       const checks = await this.deps.ready();
       const ok = !this.draining && Object.values(checks).every(Boolean);
       return [ok ? 200 : 503, { ok, checks, connections: this.conns.size }];
     }
-    return [
-      404,
-      new ChatError("NOT_FOUND", `no route ${path}; see docs/protocol.md`).toJSON(),
-    ];
+    const err = new ChatError("NOT_FOUND", `no route ${path}; see docs/protocol.md`);
+    return [404, err.toJSON()];
   }
 
   private async upgrade(
@@ -109,24 +145,33 @@ export class ChatWss {
     head: Buffer,
   ): Promise<void> {
     socket.on("error", () => socket.destroy());
-    const url = new URL(req.url ?? "/", "http://wss");
-    if (url.pathname !== WS_PATH)
-      return reject(socket, 404, "NOT_FOUND", `connect to ${WS_PATH}`);
-    if (this.draining)
-      return reject(socket, 503, "UNAVAILABLE", "server is draining; reconnect");
-
     let user: string;
     let after: number | undefined;
     try {
-      const token =
-        bearer(req.headers.authorization) ?? url.searchParams.get("token") ?? "";
+      const url = new URL(req.url ?? "/", "http://wss");
+      if (url.pathname !== WS_PATH) {
+        throw new ChatError("NOT_FOUND", `connect to ${WS_PATH}`);
+      }
+      if (this.draining) {
+        throw new ChatError("UNAVAILABLE", "server is draining; connect to another WSS");
+      }
+      const token = bearer(req.headers.authorization) ?? url.searchParams.get("token");
       if (!token)
         throw new ChatError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
-      user = (await verifyUserToken(this.deps.userKey, token, this.deps.regions)).id;
+
+      const id = await this.deps.verifier.verify(token);
+      if (!this.deps.serves(id.region)) {
+        throw new ChatError(
+          "FORBIDDEN",
+          `this WSS serves region ${this.deps.region}; connect to a WSS of region ${id.region}`,
+        );
+      }
+      user = id.id;
       after = optionalInt(url.searchParams.get("after"), "after");
     } catch (err) {
       const e =
         err instanceof ChatError ? err : new ChatError("INTERNAL", "internal error");
+      this.deps.metrics.rejected.inc({ reason: e.code });
       return reject(socket, e.status, e.code, e.message);
     }
 
@@ -134,18 +179,17 @@ export class ChatWss {
   }
 
   private accept(ws: WebSocket, user: string, after: number | undefined): void {
-    const conn = new Connection(ws, user, {
-      ...this.deps,
-      ack: (u, n) => this.ack(u, n),
-    });
+    const conn = new Connection(ws, user, this.connDeps);
+    const { metrics } = this.deps;
     this.conns.set(ws, conn);
+    metrics.connections.set(this.conns.size);
     const log = this.deps.log.child({ conn: conn.id, user });
 
     ws.on("pong", () => (conn.alive = true));
     ws.on("message", (data, isBinary) => {
       conn.alive = true;
       if (isBinary) {
-        ws.close(4005, "binary frames are not supported; send JSON text");
+        conn.reject("BAD_FRAME", "binary frames are not supported; send JSON text", 4005);
         return;
       }
       void conn.receive(data.toString("utf8"));
@@ -153,7 +197,11 @@ export class ChatWss {
     ws.on("error", (err) => log.debug({ err }, "socket error"));
     ws.on("close", (code) => {
       log.debug({ code }, "disconnected");
+      metrics.closes.inc({ code: String(code) });
+      if (code === 1009) metrics.rejected.inc({ reason: "PAYLOAD_TOO_LARGE" });
+      if (code === 1007) metrics.rejected.inc({ reason: "INVALID_UTF8" });
       this.conns.delete(ws);
+      metrics.connections.set(this.conns.size);
       void conn.close();
     });
     conn.open(after).catch((err: unknown) => {
@@ -179,21 +227,13 @@ export class ChatWss {
 
   private async flushAcks(): Promise<void> {
     if (this.pendingAcks.size === 0) return;
+
     const batch = [...this.pendingAcks];
     this.pendingAcks.clear();
     const pipe = this.deps.redis.pipeline();
+    const maxLen = this.o.ackStreamMaxLen;
     for (const [user, upTo] of batch) {
-      pipe.xadd(
-        ACK_STREAM,
-        "MAXLEN",
-        "~",
-        this.o.ackStreamMaxLen,
-        "*",
-        "user",
-        user,
-        "upTo",
-        upTo,
-      );
+      pipe.xadd(ACK_STREAM, "MAXLEN", "~", maxLen, "*", "user", user, "upTo", upTo);
     }
     const results = await pipe.exec().catch(() => null);
     if (!results || results.some(([err]) => err)) {
@@ -203,27 +243,27 @@ export class ChatWss {
   }
 }
 
+const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+});
+
 function reject(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n` +
+      "Content-Type: application/json\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-function statusText(status: number): string {
-  return (
-    {
-      400: "Bad Request",
-      401: "Unauthorized",
-      404: "Not Found",
-      503: "Service Unavailable",
-    }[status] ?? "Error"
   );
 }
 
 function optionalInt(raw: string | null, name: string): number | undefined {
   if (raw === null) return undefined;
+
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new ChatError("BAD_REQUEST", `${name} must be a non-negative integer`);

@@ -10,7 +10,8 @@ import {
   type ChatClientOptions,
   type MsgFrame,
 } from "../../apps/client/client.ts";
-import { LocalSystem, type LocalOptions } from "../../apps/local/runtime.ts";
+import { LocalSystem, zkDigestOf, type LocalOptions } from "../../apps/local/runtime.ts";
+import { ZkSession } from "../../apps/shared/zk.ts";
 import type { LocalSecrets } from "../../apps/local/secrets.ts";
 import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
 import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
@@ -24,6 +25,9 @@ export const FAST_APP_ENV = Object.freeze({
   CHAT_ZK_SESSION_TIMEOUT_MS: "4000",
   CHAT_SETTLE_MS: "300",
   CHAT_RESUME_WAIT_MS: "1000",
+  // Fault tests send hundreds of messages a second per sender.
+  CHAT_RATE_SENDS_PER_S: "10000",
+  CHAT_RATE_FRAMES_PER_S: "10000",
 });
 
 export class TestSystem {
@@ -43,6 +47,7 @@ export class TestSystem {
       jwtSecret: randomBytes(32).toString("base64url"),
       internalSecret: randomBytes(32).toString("base64url"),
       redisPassword: randomBytes(16).toString("base64url"),
+      zkPassword: randomBytes(16).toString("base64url"),
     };
     const local = await LocalSystem.start({
       dir,
@@ -65,6 +70,16 @@ export class TestSystem {
 
   token(user: string, ttl?: number): Promise<string> {
     return signUserToken(secretKey(this.secrets.jwtSecret), user, ttl);
+  }
+
+  /** A ZooKeeper session on a region's ensemble, with the apps' credentials. */
+  async zk(region: string): Promise<ZkSession> {
+    const zk = new ZkSession({
+      connect: this.region(region).zookeeper,
+      digest: zkDigestOf(this.secrets),
+    });
+    await zk.start();
+    return zk;
   }
 
   /** A direct handle on the inbox store. */

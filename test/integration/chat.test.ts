@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { PRESENCE_ROOT, bucketOf } from "../../apps/shared/presence.ts";
-import { ZkSession } from "../../apps/shared/zk.ts";
 import { eventually, TestSystem } from "../helpers/system.ts";
 
 let sys: TestSystem;
@@ -160,8 +159,7 @@ describe("chat across regions", () => {
   });
 
   it("registers each connection in the region's ZooKeeper and removes it on close", async () => {
-    const zk = new ZkSession({ connect: sys.region("usa").zookeeper });
-    await zk.start();
+    const zk = await sys.zk("usa");
     try {
       const bucket = `${PRESENCE_ROOT}/${bucketOf("olga:usa")}`;
       const mine = async () =>

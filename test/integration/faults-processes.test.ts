@@ -11,7 +11,7 @@ import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { PROJECT_ROOT } from "../../apps/local/runtime.ts";
 import { BUCKETS, PRESENCE_ROOT } from "../../apps/shared/presence.ts";
-import { ZkSession } from "../../apps/shared/zk.ts";
+import type { ZkSession } from "../../apps/shared/zk.ts";
 import { eventually, FAST_APP_ENV, TestSystem } from "../helpers/system.ts";
 
 let sys: TestSystem;
@@ -19,8 +19,7 @@ let zk: ZkSession;
 
 beforeAll(async () => {
   sys = await TestSystem.start({ only: ["usa"] });
-  zk = new ZkSession({ connect: sys.region("usa").zookeeper });
-  await zk.start();
+  zk = await sys.zk("usa");
 });
 afterAll(async () => {
   zk?.close();

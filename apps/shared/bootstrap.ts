@@ -1,0 +1,99 @@
+// What both apps' main modules do the same way: read the region, open the
+// inbox, Redis and ZooKeeper from the environment, and stop on a signal.
+import { loadRegions, type Regions } from "../../regions/schema.ts";
+import { TokenVerifier } from "./auth.ts";
+import { intEnv, requireEnv } from "./env.ts";
+import { dynamoClient, Inbox } from "./inbox.ts";
+import type { Logger } from "./logger.ts";
+import type { baseMetrics } from "./metrics.ts";
+import type { RedisTarget } from "./redis.ts";
+import { ZkSession } from "./zk.ts";
+
+type BaseMetrics = ReturnType<typeof baseMetrics>;
+
+/** The declared regions and this process's own region (CHAT_REGION). */
+export function appRegion(): { regions: Regions; region: string } {
+  const regions = loadRegions(process.env.CHAT_REGIONS_DIR || undefined);
+  const region = requireEnv("CHAT_REGION");
+  if (!regions.has(region)) {
+    throw new Error(`CHAT_REGION "${region}" is not declared in regions/`);
+  }
+  return { regions, region };
+}
+
+export function tokenVerifier(regions: Regions): TokenVerifier {
+  return new TokenVerifier(regions, {
+    hsSecret: process.env.CHAT_JWT_SECRET || undefined,
+    jwksUrl: process.env.CHAT_JWKS_URL || undefined,
+    audience: process.env.CHAT_JWT_AUDIENCE || undefined,
+  });
+}
+
+export function redisTarget(): RedisTarget {
+  return {
+    url: requireEnv("CHAT_REDIS_URL"),
+    password: process.env.CHAT_REDIS_PASSWORD || undefined,
+  };
+}
+
+export function openInbox(): Inbox {
+  const client = dynamoClient(
+    process.env.CHAT_DYNAMO_ENDPOINT || undefined,
+    process.env.AWS_REGION ?? "local",
+  );
+  return new Inbox(client, {
+    inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
+    dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
+  });
+}
+
+/** The ZooKeeper digest credential (`user:password`) guarding the presence tree. */
+export function zkDigest(): string | undefined {
+  return process.env.CHAT_ZK_DIGEST || undefined;
+}
+
+/** A ZooKeeper session whose state is logged and exported as metrics. */
+export function openZk(log: Logger, metrics: BaseMetrics): ZkSession {
+  const zk = new ZkSession({
+    connect: requireEnv("CHAT_ZK_CONNECT"),
+    sessionTimeoutMs: intEnv("CHAT_ZK_SESSION_TIMEOUT_MS", 6000),
+    digest: zkDigest(),
+  });
+  zk.on("expired", (id: string) => {
+    metrics.zkExpired.inc();
+    log.warn({ session: id }, "zookeeper session expired");
+  });
+  zk.on("session", () => metrics.zkConnected.set(1));
+  zk.on("reconnected", () => metrics.zkConnected.set(1));
+  zk.on("disconnected", () => metrics.zkConnected.set(0));
+  return zk;
+}
+
+/** True when the inbox table answers. */
+export function inboxReachable(inbox: Inbox): Promise<boolean> {
+  return inbox.ping().then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Runs `stop` once on SIGTERM or SIGINT, then exits. In local mode
+ * (CHAT_EXIT_WITH_PARENT=1) the runtime holds our stdin: when it dies, so do we.
+ */
+export function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const run = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    await stop().catch((err: unknown) => log.error({ err }, "unclean stop"));
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void run("SIGTERM"));
+  process.on("SIGINT", () => void run("SIGINT"));
+  if (process.env.CHAT_EXIT_WITH_PARENT === "1") {
+    process.stdin.on("end", () => void run("parent gone"));
+    process.stdin.resume();
+  }
+}
