@@ -56,7 +56,8 @@ export async function runSenders(o: SendersOptions): Promise<SendersResult> {
           try {
             const id = await o.send(plan.from, to, body, clientMsgId);
             o.checker.sent(to, id);
-            o.onAccepted?.(++accepted);
+            accepted++;
+            o.onAccepted?.(accepted);
             break;
           } catch {
             if (Date.now() > deadline) {

@@ -155,19 +155,30 @@ export class Inbox {
     }
   }
 
-  /** Entries with a sequence above `after`, in order, at most `limit`. */
+  /**
+   * Entries with a sequence above `after`, in order, at most `limit`. Fewer
+   * than `limit` means there are no more: a query page cut short by
+   * DynamoDB's 1 MB response limit is followed here.
+   */
   async read(user: string, after: number, limit = 100): Promise<InboxEntry[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.inboxTable,
-        KeyConditionExpression: "#u = :u AND seq > :after",
-        ExpressionAttributeNames: { "#u": "user" },
-        ExpressionAttributeValues: { ":u": user, ":after": Math.max(after, META_SEQ) },
-        ConsistentRead: true,
-        Limit: limit,
-      }),
-    );
-    return (out.Items ?? []).map(toEntry);
+    const entries: InboxEntry[] = [];
+    let from = Math.max(after, META_SEQ);
+    while (entries.length < limit) {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.inboxTable,
+          KeyConditionExpression: "#u = :u AND seq > :after",
+          ExpressionAttributeNames: { "#u": "user" },
+          ExpressionAttributeValues: { ":u": user, ":after": from },
+          ConsistentRead: true,
+          Limit: limit - entries.length,
+        }),
+      );
+      for (const item of out.Items ?? []) entries.push(toEntry(item));
+      if (!out.LastEvaluatedKey || entries.length === 0) break;
+      from = entries[entries.length - 1]!.seq;
+    }
+    return entries;
   }
 
   /** One entry, or undefined. */

@@ -71,6 +71,11 @@ export function wssMetrics(labels: Record<string, string>) {
       help: "Messages put on a socket from the inbox (replay, gap fill, catch-up)",
       registers: r,
     }),
+    buffered: new Gauge({
+      name: "chat_wss_socket_buffered_bytes",
+      help: "Bytes written to sockets and not yet taken by the kernel, all sockets",
+      registers: r,
+    }),
     slowConsumers: new Counter({
       name: "chat_wss_slow_consumer_events_total",
       help: "Sockets paused or closed for not reading, by action",

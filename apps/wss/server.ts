@@ -129,7 +129,12 @@ export class ChatWss {
   private async health(url: string): Promise<[number, unknown]> {
     const path = url.split("?")[0];
     if (path === "/healthz") return [200, { ok: true }];
-    if (path === "/metrics") return [200, await this.deps.metrics.registry.metrics()];
+    if (path === "/metrics") {
+      let buffered = 0;
+      for (const ws of this.conns.keys()) buffered += ws.bufferedAmount;
+      this.deps.metrics.buffered.set(buffered);
+      return [200, await this.deps.metrics.registry.metrics()];
+    }
     if (path === "/readyz") {
       const checks = await this.deps.ready();
       const ok = !this.draining && Object.values(checks).every(Boolean);

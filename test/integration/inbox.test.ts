@@ -82,6 +82,17 @@ describe("inbox", () => {
     expect(await a.tail("retry:eu")).toBe(2);
   });
 
+  it("reads past DynamoDB's 1 MB page limit", async () => {
+    const inbox = new Inbox(dynamoClient(endpoint, "local"));
+    const big = "b".repeat(8000);
+    for (let i = 0; i < 160; i++) {
+      await inbox.append("big:eu", { ...entry(`b${i}`), body: big });
+    }
+    const read = await inbox.read("big:eu", 0, 150);
+    expect(read.map((e) => e.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(await inbox.read("big:eu", 150, 150)).toHaveLength(10);
+  });
+
   it("moves the acknowledged cursor forward only", async () => {
     const inbox = new Inbox(dynamoClient(endpoint, "local"));
     for (const id of ["a1", "a2", "a3"]) await inbox.append("acks:eu", entry(id));
