@@ -7,6 +7,7 @@ import type { Regions } from "../../regions/schema.ts";
 import { ChatError } from "../shared/errors.ts";
 import { parseId, userTopic } from "../shared/ids.ts";
 import type { Inbox } from "../shared/inbox.ts";
+import type { RegionLeases } from "../shared/leases.ts";
 import type { Logger } from "../shared/logger.ts";
 import { messageId, msgFrame, type SendRequest } from "../shared/message.ts";
 import type { CsMetrics } from "../shared/metrics.ts";
@@ -24,58 +25,73 @@ export interface Accepted {
   readonly duplicate: boolean;
 }
 
-/** Hands a submission to the chat server of another region. */
+/** Hands a submission to the chat server of another region (the one named). */
 export type PeerForwarder = (region: string, s: Submission) => Promise<Accepted>;
+
+export interface DeliveryDeps {
+  /** This chat server's region. */
+  readonly region: string;
+  readonly regions: Regions;
+  readonly inbox: Inbox;
+  readonly presence: PresenceCache;
+  readonly publisher: Publisher;
+  /** Who serves each region's users; appends happen only under a held lease. */
+  readonly leases: RegionLeases;
+  readonly forward: PeerForwarder;
+  readonly log: Logger;
+  readonly metrics: CsMetrics;
+}
 
 export class Delivery {
   /** What this chat server knows of its recipients' stored and acknowledged sequences. */
   readonly backlog = new BacklogEstimate();
+  /** A lease must have at least this long left for an append under it. */
+  private readonly marginMs: number;
 
-  constructor(
-    private readonly region: string,
-    private readonly regions: Regions,
-    private readonly inbox: Inbox,
-    private readonly presence: PresenceCache,
-    private readonly publisher: Publisher,
-    private readonly forward: PeerForwarder,
-    private readonly log: Logger,
-    private readonly metrics: CsMetrics,
-  ) {}
+  constructor(private readonly d: DeliveryDeps) {
+    this.marginMs = Math.floor(d.leases.leaseMs / 5);
+  }
 
   /**
-   * Accepts a message. `mayForward` is false for messages that a peer already
-   * routed here: they must be for this region.
+   * Accepts a message. It is stored by the chat server of the region that
+   * serves the recipient (the home region, or its stand-in during a failover).
+   * `mayForward` is false for messages a peer already routed here.
    */
   async submit(s: Submission, mayForward: boolean): Promise<Accepted> {
-    const to = parseId(s.to, this.regions, "to");
-    if (to.region !== this.region) {
+    const { region, leases, metrics } = this.d;
+    const to = parseId(s.to, this.d.regions, "to");
+    const owner = leases.owner(to.region);
+    if (owner !== region) {
       if (!mayForward) {
-        throw new ChatError(
-          "BAD_REQUEST",
-          `recipient ${s.to} is not homed in ${this.region}`,
-        );
+        const message = `region ${to.region} is served by ${owner}, not ${region}; retry`;
+        throw new ChatError("UNAVAILABLE", message);
       }
-      const out = await this.forward(to.region, s);
-      this.metrics.accepted.inc({ route: "forwarded" });
+      const out = await this.d.forward(owner, s);
+      metrics.accepted.inc({ route: "forwarded" });
       return out;
+    }
+    if (!leases.holds(to.region, region, this.marginMs)) {
+      throw new ChatError("UNAVAILABLE", `region ${to.region} is changing hands; retry`);
     }
 
     const id = messageId(s.from, s.clientMsgId);
     const entry = { id, from: s.from, to: s.to, body: s.body, sentAt: s.sentAt };
-    const stored = this.metrics.store.startTimer();
-    const { seq, duplicate } = await this.inbox.append(s.to, entry);
+    const epoch = leases.get(to.region)?.epoch;
+    const stored = metrics.store.startTimer();
+    const { seq, duplicate } = await this.d.inbox.append(s.to, { ...entry, epoch });
     stored();
     this.backlog.stored(s.to, seq);
 
-    if (!this.presence.synced || this.presence.isOnline(s.to)) {
-      const published = this.metrics.publish.startTimer();
-      await this.publisher.publish(userTopic(s.to), msgFrame({ seq, ...entry }));
+    const { presence } = this.d;
+    if (!presence.synced || presence.isOnline(s.to)) {
+      const published = metrics.publish.startTimer();
+      await this.d.publisher.publish(userTopic(s.to), msgFrame({ seq, ...entry }));
       published();
     }
-    this.metrics.accepted.inc({ route: "local" });
+    metrics.accepted.inc({ route: "local" });
     if (duplicate) {
-      this.metrics.duplicates.inc();
-      this.log.debug({ id, to: s.to, seq }, "duplicate send");
+      metrics.duplicates.inc();
+      this.d.log.debug({ id, to: s.to, seq }, "duplicate send");
     }
     return { id, duplicate };
   }

@@ -7,7 +7,9 @@ import {
   appRegion,
   inboxReachable,
   onShutdown,
+  openDynamo,
   openInbox,
+  openLeases,
   openZk,
   redisTarget,
   tokenVerifier,
@@ -21,6 +23,7 @@ import { PresenceCache } from "../shared/presence.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { openRedis } from "../shared/redis.ts";
 import { AckWorker } from "./ack-worker.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { Delivery, type Accepted, type Submission } from "./delivery.ts";
 import { createApi } from "./http.ts";
 import { Publisher } from "./publisher.ts";
@@ -43,7 +46,9 @@ ackRedis.on("error", (err) => log.debug({ err }, "redis error (ack worker)"));
 redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "publisher" }));
 ackRedis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "ack-worker" }));
 
-const inbox = openInbox();
+const dynamo = openDynamo();
+const inbox = openInbox(dynamo);
+const leases = openLeases(dynamo, regions);
 const zk = openZk(log, metrics);
 const presence = new PresenceCache(zk, log, zkDigest());
 const publisher = new Publisher(redis, log);
@@ -81,16 +86,27 @@ async function forward(to: string, s: Submission): Promise<Accepted> {
   return { id: body.id, duplicate: body.duplicate === true };
 }
 
-const delivery = new Delivery(
+const delivery = new Delivery({
   region,
   regions,
   inbox,
   presence,
   publisher,
+  leases,
   forward,
   log,
   metrics,
-);
+});
+const keeper = new LeaseKeeper(leases, region, [...regions.keys()], homeReady, log);
+
+/** True when a region's own chat server answers ready. */
+async function homeReady(other: string): Promise<boolean> {
+  const url = peers[other];
+  if (!url) return false;
+  const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+  return res.status === 200;
+}
+
 const acks = new AckWorker(ackRedis, inbox, csId, log, (user, upTo) => {
   metrics.acksApplied.inc();
   delivery.backlog.acked(user, upTo);
@@ -124,6 +140,7 @@ const api = createApi({
 
 await zk.start();
 await presence.start();
+await keeper.start();
 acks.start();
 const port = intEnv("CHAT_PORT", 8081);
 api.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
@@ -135,6 +152,7 @@ onShutdown(log, async () => {
   const closed = new Promise<void>((resolve) => api.close(() => resolve()));
   api.closeIdleConnections();
   await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+  keeper.stop();
   await acks.stop();
   publisher.close();
   zk.close();

@@ -171,9 +171,17 @@ export class ChatClient extends EventEmitter {
       if (this.ws !== ws) return;
       this.emit("close", code, reason.toString());
       if (this.closed || !this.o.reconnect) return;
-      this.urlIndex++;
-      const delay = this.backoff + Math.floor(Math.random() * this.backoff);
-      this.backoff = Math.min(this.backoff * 2, this.o.maxReconnectMs);
+      let delay = this.backoff + Math.floor(Math.random() * this.backoff);
+      const hint = code === 1012 ? reconnectHint(reason.toString()) : undefined;
+      if (hint) {
+        // The server is going away or its region moved: start again from the
+        // first URL (the home region's) after the delay it asked for.
+        this.urlIndex = 0;
+        delay = hint;
+      } else {
+        this.urlIndex++;
+        this.backoff = Math.min(this.backoff * 2, this.o.maxReconnectMs);
+      }
       this.reconnectTimer = setTimeout(() => void this.open(), delay);
     });
     this.ackTimer ??= setInterval(() => this.flushAck(), this.o.ackEveryMs);
@@ -233,5 +241,15 @@ export class ChatClient extends EventEmitter {
     if (!this.o.autoAck || !this.connected || this.lastSeq <= this.acked) return;
     this.ws!.send(JSON.stringify({ type: "ack", upTo: this.lastSeq }));
     this.acked = this.lastSeq;
+  }
+}
+
+/** The `retryInMs` of a 1012 close reason (`{"reason","retryInMs",...}`), if any. */
+function reconnectHint(reason: string): number | undefined {
+  try {
+    const ms = (JSON.parse(reason) as { retryInMs?: unknown }).retryInMs;
+    return typeof ms === "number" && ms >= 0 && ms < 60_000 ? ms : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,12 @@
 // What both apps' main modules do the same way: read the region, open the
 // inbox, Redis and ZooKeeper from the environment, and stop on a signal.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+
 import { loadRegions, type Regions } from "../../regions/schema.ts";
 import { TokenVerifier } from "./auth.ts";
 import { intEnv, requireEnv } from "./env.ts";
 import { dynamoClient, Inbox } from "./inbox.ts";
+import { RegionLeases } from "./leases.ts";
 import type { Logger } from "./logger.ts";
 import type { baseMetrics } from "./metrics.ts";
 import type { RedisTarget } from "./redis.ts";
@@ -36,14 +39,26 @@ export function redisTarget(): RedisTarget {
   };
 }
 
-export function openInbox(): Inbox {
-  const client = dynamoClient(
+/** The DynamoDB client of the inbox store (CHAT_DYNAMO_ENDPOINT in local mode). */
+export function openDynamo(): DynamoDBClient {
+  return dynamoClient(
     process.env.CHAT_DYNAMO_ENDPOINT || undefined,
     process.env.AWS_REGION ?? "local",
   );
+}
+
+export function openInbox(client: DynamoDBClient): Inbox {
   return new Inbox(client, {
     inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
     dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
+  });
+}
+
+/** Region leases, kept in the control (dedup) table; CHAT_LEASE_MS sets their length. */
+export function openLeases(client: DynamoDBClient, regions: Regions): RegionLeases {
+  return new RegionLeases(client, [...regions.keys()], {
+    table: process.env.CHAT_DEDUP_TABLE || undefined,
+    leaseMs: intEnv("CHAT_LEASE_MS", 10_000),
   });
 }
 

@@ -34,8 +34,8 @@ export interface InboxEntry {
   readonly sentAt: number;
 }
 
-/** What to append: an entry without its sequence. */
-export type NewEntry = Omit<InboxEntry, "seq">;
+/** What to append: an entry without its sequence, and the lease epoch it is stored under. */
+export type NewEntry = Omit<InboxEntry, "seq"> & { readonly epoch?: number };
 
 export interface InboxOptions {
   /** Table of entries: hash key `user` (S), range key `seq` (N). @default "chat-inbox" */

@@ -7,7 +7,9 @@ import {
   appRegion,
   inboxReachable,
   onShutdown,
+  openDynamo,
   openInbox,
+  openLeases,
   openZk,
   redisTarget,
   tokenVerifier,
@@ -32,7 +34,9 @@ const metrics = wssMetrics({ region, wss: wssId });
 const verifier = tokenVerifier(regions);
 const serviceKey = secretKey(requireEnv("CHAT_INTERNAL_SECRET"), "CHAT_INTERNAL_SECRET");
 const csUrl = requireEnv("CHAT_CS_URL");
-const served = new Set([region, ...(process.env.CHAT_SERVE_REGIONS ?? "").split(",")]);
+const alsoServed = new Set(
+  (process.env.CHAT_SERVE_REGIONS ?? "").split(",").filter(Boolean),
+);
 
 const sub = openRedis(redisTarget(), {
   autoResubscribe: false,
@@ -44,7 +48,9 @@ redis.on("error", (err) => log.debug({ err }, "redis error"));
 sub.on("reconnecting", () => metrics.redisReconnects.inc({ role: "subscriber" }));
 redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "commands" }));
 
-const inbox = openInbox();
+const dynamo = openDynamo();
+const inbox = openInbox(dynamo);
+const leases = openLeases(dynamo, regions);
 const zk = openZk(log, metrics);
 const presence = new PresenceRegistrar(zk, log, zkDigest());
 presence.on("error", (err, c) =>
@@ -98,7 +104,7 @@ const server = new ChatWss(
     log,
     metrics,
     verifier,
-    serves: (r) => served.has(r),
+    serves,
     redis,
     ready,
     maxBufferedBytes: intEnv("CHAT_MAX_BUFFERED_BYTES", 1024 * 1024),
@@ -114,6 +120,33 @@ const server = new ChatWss(
   },
 );
 
+/** Users of a region are served here while this region holds that region's lease. */
+function serves(r: string): boolean {
+  return alsoServed.has(r) || leases.owner(r) === region;
+}
+
+/** Follows lease changes: users of a region no longer served here are sent on. */
+async function followLeases(): Promise<void> {
+  const before = new Map([...regions.keys()].map((r) => [r, serves(r)]));
+  try {
+    await leases.refresh();
+  } catch (err) {
+    log.debug({ err }, "lease refresh failed; keeping the last known owners");
+    return;
+  }
+  for (const [r, was] of before) {
+    if (was && !serves(r)) {
+      log.warn(
+        { leaseRegion: r, owner: leases.owner(r) },
+        "region moved; sending its users on",
+      );
+      server.dropRegion(r, leases.owner(r));
+    }
+  }
+}
+
+await leases.refresh().catch(() => undefined);
+setInterval(() => void followLeases(), intEnv("CHAT_LEASE_REFRESH_MS", 1000)).unref();
 await zk.start();
 await ensurePresenceTree(zk, zkDigest());
 const port = intEnv("CHAT_PORT", 8080);

@@ -126,6 +126,18 @@ export class ChatWss {
     await this.flushAcks();
   }
 
+  /**
+   * Closes the connections of `region`'s users with 1012 and a reconnect hint
+   * naming the region now serving them.
+   */
+  dropRegion(region: string, servedBy: string): void {
+    for (const [ws, conn] of this.conns) {
+      if (!conn.user.endsWith(`:${region}`)) continue;
+      const retryInMs = 200 + Math.floor(Math.random() * 800);
+      ws.close(1012, JSON.stringify({ reason: "region moved", servedBy, retryInMs }));
+    }
+  }
+
   private async health(url: string): Promise<[number, unknown]> {
     const path = url.split("?")[0];
     if (path === "/healthz") return [200, { ok: true }];
