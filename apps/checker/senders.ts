@@ -29,6 +29,8 @@ export interface SendersOptions {
   readonly retryForMs?: number;
   /** Called after every accepted send with the running total. */
   readonly onAccepted?: (total: number) => void;
+  /** Checked before every send: senders stop early once it returns true. */
+  readonly stop?: () => boolean;
   /** A run id, so message ids of two runs never collide. @default time-based */
   readonly runId?: string;
 }
@@ -47,7 +49,7 @@ export async function runSenders(o: SendersOptions): Promise<SendersResult> {
 
   await Promise.all(
     o.plans.map(async (plan) => {
-      for (let i = 0; i < plan.count; i++) {
+      for (let i = 0; i < plan.count && !o.stop?.(); i++) {
         const to = plan.to[i % plan.to.length]!;
         const clientMsgId = `${runId}-${plan.from.replace(":", ".")}-${i}`;
         const body = `${plan.from}#${i}`;

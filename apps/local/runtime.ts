@@ -1,9 +1,9 @@
 // Local mode: every region of regions/ on this machine, each with its own
-// redis-server, ZooKeeper, chat server and WSSs, plus one DynamoDB-compatible
-// server standing in for the global inbox table. Used by `chatctl local up`,
-// the tests and the drills.
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+// redis-server (optionally with a replica behind a movable endpoint),
+// ZooKeeper (standalone or a 3-node ensemble), chat server and WSSs, plus one
+// DynamoDB-compatible server standing in for the global inbox table. Used by
+// `chatctl local up`, the tests and the drills.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,19 +12,19 @@ import { Redis } from "ioredis";
 
 import { loadRegions, type Regions } from "../../regions/schema.ts";
 import { dynamoClient, Inbox } from "../shared/inbox.ts";
+import { withDefaults } from "../shared/options.ts";
+import { allocatePorts, type Ports, type RegionPorts } from "./ports.ts";
+import { EndpointProxy } from "./proxy.ts";
 import type { LocalSecrets } from "./secrets.ts";
 import {
   checkPrerequisites,
-  freePort,
   startDynalite,
   startRedis,
   startZooKeeper,
   stopProcess,
   waitFor,
   zkMode,
-  type Service,
 } from "./services.ts";
-import { withDefaults } from "../shared/options.ts";
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -38,18 +38,25 @@ export interface LocalOptions {
   readonly only?: readonly string[];
   /** WSS processes per region. @default 2 */
   readonly wssPerRegion?: number;
+  /** ZooKeeper nodes per region: 1 (standalone) or 3 (an ensemble). @default 1 */
+  readonly zkEnsemble?: 1 | 3;
+  /** Run a Redis replica per region behind a movable primary endpoint. @default false */
+  readonly redisReplica?: boolean;
   /** Extra environment for every app process (timeouts in tests, log level). */
   readonly appEnv?: Readonly<Record<string, string>>;
   /** Abort start-up after this long. @default 60000 */
   readonly readyTimeoutMs?: number;
 }
 
-/** One process of the local system. */
+export type ProcessKind = "redis" | "zookeeper" | "dynamo" | "cs" | "wss";
+
+/** One process of the local system, and how to start it again. */
 export interface LocalProcess {
   readonly name: string;
-  readonly kind: "redis" | "zookeeper" | "dynamo" | "cs" | "wss";
+  readonly kind: ProcessKind;
   readonly region?: string;
   readonly port: number;
+  readonly launch: () => ChildProcess;
   proc: ChildProcess;
 }
 
@@ -67,52 +74,65 @@ export interface LocalStatus {
   readonly regions: Record<string, RegionEndpoints>;
 }
 
-const DEFAULTS = Object.freeze({ wssPerRegion: 2, readyTimeoutMs: 60_000 });
+const DEFAULTS = Object.freeze({
+  wssPerRegion: 2,
+  zkEnsemble: 1 as const,
+  redisReplica: false,
+  readyTimeoutMs: 60_000,
+});
+const STOP_ORDER: readonly ProcessKind[] = ["wss", "cs", "redis", "zookeeper", "dynamo"];
 
 export class LocalSystem {
   readonly processes = new Map<string, LocalProcess>();
-  private readonly appSpecs = new Map<
-    string,
-    { script: string; env: NodeJS.ProcessEnv }
-  >();
+  private readonly proxies = new Map<string, EndpointProxy>();
+  private readonly o: Required<LocalOptions>;
   private stopped = false;
 
   private constructor(
-    readonly options: LocalOptions,
+    options: LocalOptions,
     readonly status: LocalStatus,
-  ) {}
+    private readonly ports: Ports,
+  ) {
+    this.o = withDefaults(DEFAULTS, options);
+  }
+
+  get options(): Required<LocalOptions> {
+    return this.o;
+  }
 
   /** Starts everything and resolves once every process is ready. */
   static async start(options: LocalOptions): Promise<LocalSystem> {
     checkPrerequisites();
     const o = withDefaults(DEFAULTS, options);
-    const all = o.regions ?? loadRegions();
-    const ids = [...all.keys()].filter((id) => !o.only || o.only.includes(id));
+    const all = options.regions ?? loadRegions();
+    const ids = [...all.keys()].filter(
+      (id) => !options.only || options.only.includes(id),
+    );
     rmSync(o.dir, { recursive: true, force: true });
     mkdirSync(o.dir, { recursive: true });
 
-    const ports = await allocatePorts(ids, o.wssPerRegion);
+    const ports = await allocatePorts(ids, o);
     const regions: Record<string, RegionEndpoints> = {};
     for (const id of ids) {
       const p = ports.regions[id]!;
       regions[id] = {
         wss: p.wss.map((port) => `ws://127.0.0.1:${port}/v1/ws`),
         cs: `http://127.0.0.1:${p.cs}`,
-        redis: `redis://127.0.0.1:${p.redis}`,
-        zookeeper: `127.0.0.1:${p.zk}`,
+        redis: `redis://127.0.0.1:${p.redisEndpoint}`,
+        zookeeper: p.zk.map((z) => `127.0.0.1:${z.client}`).join(","),
       };
     }
-    const status: LocalStatus = {
+    const status = {
       pid: process.pid,
       dir: o.dir,
       dynamo: `http://127.0.0.1:${ports.dynamo}`,
       regions,
     };
-    const system = new LocalSystem(o, status);
+    const system = new LocalSystem(options, status, ports);
 
     try {
-      await system.startBackends(ids, ports);
-      await system.startApps(ids, ports, o.wssPerRegion);
+      await system.startBackends(ids);
+      await system.startApps(ids);
     } catch (err) {
       await system.stop();
       throw err;
@@ -120,24 +140,27 @@ export class LocalSystem {
     return system;
   }
 
-  /** Stops every process, apps first. Idempotent. */
+  /** Stops every process, apps first, and the endpoints. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const order: LocalProcess["kind"][] = ["wss", "cs", "redis", "zookeeper", "dynamo"];
-    for (const kind of order) {
+    for (const kind of STOP_ORDER) {
       const procs = [...this.processes.values()].filter((p) => p.kind === kind);
       await Promise.all(procs.map((p) => stopProcess(p.proc)));
     }
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
   }
 
   get(name: string): LocalProcess {
     const p = this.processes.get(name);
     if (!p)
-      throw new Error(
-        `no local process named ${name}; have ${[...this.processes.keys()]}`,
-      );
+      throw new Error(`no local process ${name}; have ${[...this.processes.keys()]}`);
     return p;
+  }
+
+  /** The processes of one region. */
+  ofRegion(region: string): LocalProcess[] {
+    return [...this.processes.values()].filter((p) => p.region === region);
   }
 
   /** Sends a signal and, for SIGKILL and SIGTERM, waits for the exit. */
@@ -149,60 +172,110 @@ export class LocalSystem {
     if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
   }
 
-  /** Starts a stopped process again on the same port and waits until it is ready. */
+  /** Starts a process again (stopping it first if it runs) and waits until it is ready. */
   async restart(name: string): Promise<void> {
     const p = this.get(name);
-    if (p.proc.exitCode === null && p.proc.signalCode === null) {
-      await stopProcess(p.proc);
-    }
-    const app = this.appSpecs.get(name);
-    if (app) {
-      p.proc = this.spawnApp(name, app.script, app.env);
-      await this.waitReady(p);
-      return;
-    }
-    if (p.kind === "redis") {
-      p.proc = startRedis(name, this.redisOptions(name, p.port)).proc;
-    } else if (p.kind === "zookeeper") {
-      p.proc = startZooKeeper(name, {
-        dir: join(this.options.dir, name),
-        port: p.port,
-      }).proc;
-    } else {
-      p.proc = startDynalite(name, join(this.options.dir, name), p.port).proc;
-    }
+    if (p.proc.exitCode === null && p.proc.signalCode === null) await stopProcess(p.proc);
+    p.proc = p.launch();
     await this.waitReady(p);
   }
 
-  private async startBackends(ids: string[], ports: Ports): Promise<void> {
-    const backends: LocalProcess[] = [];
-    const dyn = startDynalite("dynamo", join(this.options.dir, "dynamo"), ports.dynamo);
-    backends.push(this.track(dyn, "dynamo"));
-    for (const id of ids) {
-      const p = ports.regions[id]!;
-      const redis = startRedis(`${id}-redis`, this.redisOptions(`${id}-redis`, p.redis));
-      backends.push(this.track(redis, "redis", id));
-      const zk = startZooKeeper(`${id}-zk`, {
-        dir: join(this.options.dir, `${id}-zk`),
-        port: p.zk,
-      });
-      backends.push(this.track(zk, "zookeeper", id));
+  /** SIGKILLs every process of a region, apps first: the region is gone. */
+  async killRegion(region: string): Promise<void> {
+    for (const kind of STOP_ORDER) {
+      const procs = this.ofRegion(region).filter((p) => p.kind === kind);
+      await Promise.all(procs.map((p) => this.signal(p.name, "SIGKILL")));
     }
-    await Promise.all(backends.map((b) => this.waitReady(b)));
-
-    const inbox = new Inbox(dynamoClient(this.status.dynamo, "local"));
-    await inbox.ensureTables();
   }
 
-  private async startApps(
-    ids: string[],
-    ports: Ports,
-    wssPerRegion: number,
-  ): Promise<void> {
-    const { secrets, appEnv } = this.options;
-    const apps: LocalProcess[] = [];
+  /** Starts every process of a region again, backends first. */
+  async restoreRegion(region: string): Promise<void> {
+    for (const kind of [...STOP_ORDER].reverse()) {
+      const procs = this.ofRegion(region).filter((p) => p.kind === kind);
+      await Promise.all(procs.map((p) => this.restart(p.name)));
+    }
+  }
+
+  /**
+   * Fails a region's Redis over to its replica: the replica is promoted, the
+   * old primary becomes its replica, and the endpoint moves to the new primary.
+   * Open connections stay where they were (writes there now get READONLY).
+   */
+  async failoverRedis(region: string): Promise<{ from: number; to: number }> {
+    const proxy = this.proxies.get(region);
+    if (!proxy)
+      throw new Error(`region ${region} runs no Redis replica; start with redisReplica`);
+
+    const from = proxy.targetPort;
+    const p = this.ports.regions[region]!;
+    const to = from === p.redis ? p.redisReplica! : p.redis;
+    await this.redisCommand(to, ["REPLICAOF", "NO", "ONE"]);
+    await this.redisCommand(from, ["REPLICAOF", "127.0.0.1", String(to)]);
+    proxy.retarget(to);
+    return { from, to };
+  }
+
+  /** The port the region's Redis endpoint currently forwards to (the primary). */
+  redisPrimaryPort(region: string): number {
+    return this.proxies.get(region)?.targetPort ?? this.ports.regions[region]!.redis;
+  }
+
+  private async startBackends(ids: string[]): Promise<void> {
+    const { dir, secrets } = this.o;
+    const dynamoDir = join(dir, "dynamo");
+    this.add(
+      "dynamo",
+      "dynamo",
+      undefined,
+      this.ports.dynamo,
+      () => startDynalite("dynamo", dynamoDir, this.ports.dynamo).proc,
+    );
     for (const id of ids) {
-      const p = ports.regions[id]!;
+      const p = this.ports.regions[id]!;
+      const redis = (name: string, port: number, replicaOf?: number) => () =>
+        startRedis(name, {
+          dir: join(dir, name),
+          port,
+          password: secrets.redisPassword,
+          replicaOf,
+        }).proc;
+      this.add(`${id}-redis`, "redis", id, p.redis, redis(`${id}-redis`, p.redis));
+      if (p.redisReplica) {
+        const name = `${id}-redis-replica`;
+        this.add(name, "redis", id, p.redisReplica, redis(name, p.redisReplica, p.redis));
+        this.proxies.set(id, await EndpointProxy.start(p.redisEndpoint, p.redis));
+      }
+      this.addZooKeeper(id, p);
+    }
+    await Promise.all([...this.processes.values()].map((b) => this.waitReady(b)));
+    await new Inbox(dynamoClient(this.status.dynamo, "local")).ensureTables();
+  }
+
+  private addZooKeeper(id: string, p: RegionPorts): void {
+    const peers = p.zk.map((z, i) => ({
+      id: i + 1,
+      peerPort: z.peer,
+      electionPort: z.election,
+    }));
+    p.zk.forEach((z, i) => {
+      const name = p.zk.length === 1 ? `${id}-zk` : `${id}-zk-${i + 1}`;
+      const ensemble = p.zk.length === 1 ? undefined : { myId: i + 1, peers };
+      const zkDir = join(this.o.dir, name);
+      this.add(
+        name,
+        "zookeeper",
+        id,
+        z.client,
+        () => startZooKeeper(name, { dir: zkDir, port: z.client, ensemble }).proc,
+      );
+    });
+  }
+
+  private async startApps(ids: string[]): Promise<void> {
+    const { secrets, appEnv } = this.o;
+    const started: LocalProcess[] = [];
+    for (const id of ids) {
+      const p = this.ports.regions[id]!;
       const ep = this.status.regions[id]!;
       const peers = Object.fromEntries(
         Object.entries(this.status.regions)
@@ -225,31 +298,29 @@ export class LocalSystem {
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         ...appEnv,
       };
-      const csName = `${id}-cs`;
-      const csEnv = {
+      const cs = `${id}-cs`;
+      const csEnv: NodeJS.ProcessEnv = {
         ...common,
         CHAT_PORT: String(p.cs),
-        CHAT_CS_ID: csName,
+        CHAT_CS_ID: cs,
         CHAT_CS_PEERS: JSON.stringify(peers),
       };
-      apps.push(
-        this.launchApp(csName, "cs", id, p.cs, "apps/chat-server/main.ts", csEnv),
-      );
-      for (let i = 0; i < wssPerRegion; i++) {
+      started.push(this.addApp(cs, "cs", id, p.cs, "apps/chat-server/main.ts", csEnv));
+      p.wss.forEach((port, i) => {
         const name = `${id}-wss-${i + 1}`;
         const env = {
           ...common,
-          CHAT_PORT: String(p.wss[i]),
+          CHAT_PORT: String(port),
           CHAT_WSS_ID: name,
           CHAT_CS_URL: ep.cs,
         };
-        apps.push(this.launchApp(name, "wss", id, p.wss[i]!, "apps/wss/main.ts", env));
-      }
+        started.push(this.addApp(name, "wss", id, port, "apps/wss/main.ts", env));
+      });
     }
-    await Promise.all(apps.map((a) => this.waitReady(a)));
+    await Promise.all(started.map((a) => this.waitReady(a)));
   }
 
-  private launchApp(
+  private addApp(
     name: string,
     kind: "cs" | "wss",
     region: string,
@@ -257,48 +328,58 @@ export class LocalSystem {
     script: string,
     env: NodeJS.ProcessEnv,
   ): LocalProcess {
-    this.appSpecs.set(name, { script, env });
-    const proc = this.spawnApp(name, script, env);
-    const lp: LocalProcess = { name, kind, region, port, proc };
+    return this.add(name, kind, region, port, () => {
+      const log = openSync(join(this.o.dir, `${name}.log`), "a");
+      const proc = spawn(
+        process.execPath,
+        ["--import", "tsx", join(PROJECT_ROOT, script)],
+        {
+          cwd: PROJECT_ROOT,
+          env,
+          stdio: ["pipe", log, log],
+        },
+      );
+      proc.on("error", () => undefined);
+      proc.stdin?.on("error", () => undefined);
+      return proc;
+    });
+  }
+
+  private add(
+    name: string,
+    kind: ProcessKind,
+    region: string | undefined,
+    port: number,
+    launch: () => ChildProcess,
+  ): LocalProcess {
+    const lp: LocalProcess = { name, kind, region, port, launch, proc: launch() };
     this.processes.set(name, lp);
     return lp;
   }
 
-  private spawnApp(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
-    const log = openSync(join(this.options.dir, `${name}.log`), "a");
-    const proc = spawn(
-      process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, script)],
-      {
-        cwd: PROJECT_ROOT,
-        env,
-        stdio: ["pipe", log, log],
-      },
-    );
-    proc.on("error", () => undefined);
-    proc.stdin?.on("error", () => undefined);
-    return proc;
-  }
-
-  private track(s: Service, kind: LocalProcess["kind"], region?: string): LocalProcess {
-    const lp: LocalProcess = { name: s.name, kind, region, port: s.port, proc: s.proc };
-    this.processes.set(s.name, lp);
-    return lp;
-  }
-
-  private redisOptions(name: string, port: number) {
-    return {
-      dir: join(this.options.dir, name),
+  private async redisCommand(port: number, args: string[]): Promise<unknown> {
+    const r = new Redis({
       port,
-      password: this.options.secrets.redisPassword,
-    };
+      host: "127.0.0.1",
+      password: this.o.secrets.redisPassword,
+    });
+    r.on("error", () => undefined);
+    try {
+      return await r.call(args[0]!, ...args.slice(1));
+    } finally {
+      r.disconnect();
+    }
   }
 
   private async waitReady(p: LocalProcess): Promise<void> {
-    const timeout = this.options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
-    const check = readinessCheck(p, this.options.secrets.redisPassword);
-    await waitFor(`${p.name} (port ${p.port})`, check, timeout, p.proc);
+    const check = readinessCheck(p, this.o.secrets.redisPassword);
+    await waitFor(`${p.name} (port ${p.port})`, check, this.o.readyTimeoutMs, p.proc);
   }
+}
+
+/** The ZooKeeper digest credential of local mode's apps. */
+export function zkDigestOf(secrets: LocalSecrets): string {
+  return `chat:${secrets.zkPassword}`;
 }
 
 function readinessCheck(p: LocalProcess, redisPassword: string): () => Promise<boolean> {
@@ -334,37 +415,4 @@ function readinessCheck(p: LocalProcess, redisPassword: string): () => Promise<b
         return res.status === 200;
       };
   }
-}
-
-interface Ports {
-  readonly dynamo: number;
-  readonly regions: Record<
-    string,
-    { redis: number; zk: number; cs: number; wss: number[] }
-  >;
-}
-
-async function allocatePorts(ids: string[], wssPerRegion: number): Promise<Ports> {
-  const taken = new Set<number>();
-  const next = async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) {
-        taken.add(p);
-        return p;
-      }
-    }
-  };
-  const regions: Ports["regions"] = {};
-  for (const id of ids) {
-    const wss: number[] = [];
-    for (let i = 0; i < wssPerRegion; i++) wss.push(await next());
-    regions[id] = { redis: await next(), zk: await next(), cs: await next(), wss };
-  }
-  return { dynamo: await next(), regions };
-}
-
-/** The ZooKeeper digest credential of local mode's apps. */
-export function zkDigestOf(secrets: LocalSecrets): string {
-  return `chat:${secrets.zkPassword}`;
 }

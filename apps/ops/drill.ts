@@ -1,0 +1,87 @@
+// chatctl drill <scenario>: run one failure drill and report on it.
+import { formatReport, type DrillReport, type Thresholds } from "./drills/report.ts";
+import { LOCAL_SCENARIOS, runLocalDrill, type LocalScenario } from "./drills/local.ts";
+import { parse, UsageError } from "./cli.ts";
+
+const USAGE =
+  "usage: chatctl drill <scenario> [--region r] [--target local|aws] [--json] " +
+  "[--duration s] [--users n] [--rate n] [--max-lost n] [--max-duplicated n] " +
+  "[--max-out-of-order n] [--max-recovery-p99-ms n] [--yes]\n" +
+  `scenarios: ${LOCAL_SCENARIOS.join(", ")}`;
+
+export async function drill(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      region: { type: "string" },
+      target: { type: "string" },
+      json: { type: "boolean" },
+      duration: { type: "string" },
+      users: { type: "string" },
+      rate: { type: "string" },
+      "max-lost": { type: "string" },
+      "max-duplicated": { type: "string" },
+      "max-out-of-order": { type: "string" },
+      "max-recovery-p99-ms": { type: "string" },
+      yes: { type: "boolean" },
+      // AWS target: names of the resources to act on.
+      "replication-group": { type: "string" },
+      cluster: { type: "string" },
+      service: { type: "string" },
+      "health-check-id": { type: "string" },
+      "instance-id": { type: "string" },
+      endpoint: { type: "string" },
+      "aws-region": { type: "string" },
+    },
+    1,
+  );
+  const scenario = positionals[0];
+  if (!scenario || !(LOCAL_SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new UsageError(scenario ? `unknown scenario "${scenario}"\n${USAGE}` : USAGE);
+  }
+  const target = values.target ?? "local";
+  if (target !== "local" && target !== "aws") {
+    throw new UsageError('--target must be "local" or "aws"');
+  }
+  const thresholds: Thresholds = {
+    maxLost: count(values["max-lost"], "--max-lost"),
+    maxDuplicated: count(values["max-duplicated"], "--max-duplicated"),
+    maxOutOfOrder: count(values["max-out-of-order"], "--max-out-of-order"),
+    maxRecoveryP99Ms: count(values["max-recovery-p99-ms"], "--max-recovery-p99-ms"),
+  };
+  const region = values.region ?? "usa";
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  let report: DrillReport;
+  if (target === "local") {
+    report = await runLocalDrill(scenario as LocalScenario, {
+      region,
+      durationMs: seconds(values.duration, "--duration"),
+      users: count(values.users, "--users"),
+      rate: count(values.rate, "--rate"),
+      thresholds,
+      log,
+    });
+  } else {
+    const { runAwsDrill } = await import("./drills/aws.ts");
+    report = await runAwsDrill(scenario, { ...values, region, thresholds, log });
+  }
+
+  process.stdout.write(
+    values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
+  );
+  return report.passed ? 0 : 1;
+}
+
+function count(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${flag} must be a non-negative integer`);
+  return n;
+}
+
+function seconds(raw: string | undefined, flag: string): number | undefined {
+  const n = count(raw, flag);
+  return n === undefined ? undefined : n * 1000;
+}
