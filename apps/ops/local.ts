@@ -10,9 +10,18 @@ import { readFileSync } from "node:fs";
 export async function localUp(args: string[]): Promise<number> {
   const { values } = parse(
     args,
-    { only: { type: "string" }, wss: { type: "string" } },
+    {
+      only: { type: "string" },
+      wss: { type: "string" },
+      "zk-ensemble": { type: "string" },
+      "redis-replica": { type: "boolean" },
+    },
     0,
   );
+  const zkEnsemble = values["zk-ensemble"] === undefined ? 1 : Number(values["zk-ensemble"]);
+  if (zkEnsemble !== 1 && zkEnsemble !== 3) {
+    throw new UsageError("--zk-ensemble must be 1 (standalone) or 3 (an ensemble per region)");
+  }
   const wssPerRegion = values.wss === undefined ? 2 : Number(values.wss);
   if (!Number.isInteger(wssPerRegion) || wssPerRegion < 1 || wssPerRegion > 8) {
     throw new UsageError("--wss must be a number of WSS per region from 1 to 8");
@@ -33,7 +42,14 @@ export async function localUp(args: string[]): Promise<number> {
     "starting redis, zookeeper, the inbox store, chat servers and WSSs...\n",
   );
   const started = Date.now();
-  const system = await LocalSystem.start({ dir: RUN_DIR, secrets, only, wssPerRegion });
+  const system = await LocalSystem.start({
+    dir: RUN_DIR,
+    secrets,
+    only,
+    wssPerRegion,
+    zkEnsemble,
+    redisReplica: values["redis-replica"] === true,
+  });
   writeFileSync(STATE_FILE, JSON.stringify(system.status, null, 2) + "\n");
 
   let stopping = false;

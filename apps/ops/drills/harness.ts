@@ -46,7 +46,8 @@ export class DrillHarness {
     readonly system: LocalSystem,
     readonly region: string,
     private readonly secrets: LocalSecrets,
-    private readonly dir: string,
+    /** The folder of a system this harness started (and so stops); undefined when attached. */
+    private readonly dir: string | undefined,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -77,6 +78,22 @@ export class DrillHarness {
     }
     const h = new DrillHarness(system, region, secrets, dir, log);
     h.step("local system up");
+    return h;
+  }
+
+  /** Drills a local system that is already running (it is left running after). */
+  static attach(
+    system: LocalSystem,
+    region: string,
+    log: (line: string) => void,
+  ): DrillHarness {
+    if (!system.status.regions[region]) {
+      throw new Error(
+        `region ${region} is not running; pick one of ${Object.keys(system.status.regions)}`,
+      );
+    }
+    const h = new DrillHarness(system, region, system.options.secrets, undefined, log);
+    h.step("attached to the running local system");
     return h;
   }
 
@@ -200,6 +217,7 @@ export class DrillHarness {
 
   async stop(): Promise<void> {
     for (const r of this.receivers) r.client.close();
+    if (this.dir === undefined) return;
     await this.system.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // what was lost, duplicated or reordered, and judge against thresholds.
 import { Redis } from "ioredis";
 
-import { zkDigestOf } from "../../local/runtime.ts";
+import { zkDigestOf, type LocalSystem } from "../../local/runtime.ts";
 import { zkMode } from "../../local/services.ts";
 import { dynamoClient } from "../../shared/inbox.ts";
 import { RegionLeases } from "../../shared/leases.ts";
@@ -34,6 +34,11 @@ export interface LocalDrillOptions {
   readonly thresholds?: Thresholds;
   /** Progress lines. */
   readonly log?: (line: string) => void;
+  /**
+   * Drill this running system instead of starting one (it is left running).
+   * zk-node-loss needs it started with zkEnsemble 3, redis-failover with redisReplica.
+   */
+  readonly system?: LocalSystem;
 }
 
 /** What a scenario measured, before the message counts are added. */
@@ -44,13 +49,16 @@ interface Outcome {
   readonly recovery: readonly number[];
 }
 
-type Scenario = (h: DrillHarness, o: Required<LocalDrillOptions>) => Promise<Outcome>;
+type Scenario = (
+  h: DrillHarness,
+  o: Required<Omit<LocalDrillOptions, "system">>,
+) => Promise<Outcome>;
 
 export async function runLocalDrill(
   scenario: LocalScenario,
   options: LocalDrillOptions = {},
 ): Promise<DrillReport> {
-  const o: Required<LocalDrillOptions> = {
+  const o: Required<Omit<LocalDrillOptions, "system">> = {
     region: options.region ?? "usa",
     durationMs: options.durationMs ?? 5000,
     users: options.users ?? 20,
@@ -58,7 +66,9 @@ export async function runLocalDrill(
     thresholds: options.thresholds ?? {},
     log: options.log ?? (() => undefined),
   };
-  const h = await DrillHarness.start(o.region, systemFor(scenario), o.log);
+  const h = options.system
+    ? DrillHarness.attach(options.system, o.region, o.log)
+    : await DrillHarness.start(o.region, systemFor(scenario), o.log);
   try {
     await h.connectReceivers(o.users);
     h.startTraffic(o.rate);

@@ -7,7 +7,11 @@ export interface DrillReport {
   /** From the fault's injection until something (a client or a probe) noticed it, ms. */
   readonly timeToDetectMs: number | null;
   /** Per affected client: fault injected until it received again; p50, p99, max (ms). */
-  readonly recovery: { readonly p50: number; readonly p99: number; readonly max: number } | null;
+  readonly recovery: {
+    readonly p50: number;
+    readonly p99: number;
+    readonly max: number;
+  } | null;
   readonly affectedClients: number;
   readonly sent: number;
   readonly delivered: number;
@@ -54,7 +58,8 @@ export function judge(
 export function percentiles(values: readonly number[]): DrillReport["recovery"] {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! };
 }
 
