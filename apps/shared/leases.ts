@@ -5,6 +5,12 @@
 // holds and that is still valid by its own clock, so two regions never hand
 // out sequences for the same users at the same time. Leases are items of the
 // control table (the dedup table), key `lease|<region>`.
+//
+// TODO(#6): with a global table each region renews in its own replica, so a
+// region cut off from the others keeps serving its users while another may
+// take its lease over: a split-brain window for that region's users for as
+// long as the partition lasts. A lease item with multi-region strong
+// consistency (or a quorum of regions) would close it.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
