@@ -2,7 +2,7 @@
 // path, the acknowledgement worker and the HTTP API together.
 import { hostname } from "node:os";
 
-import { secretKey, signServiceToken } from "../shared/auth.ts";
+import { secretKey } from "../shared/auth.ts";
 import {
   appRegion,
   inboxReachable,
@@ -17,6 +17,7 @@ import {
 } from "../shared/bootstrap.ts";
 import { ChatError } from "../shared/errors.ts";
 import { intEnv, jsonEnv, requireEnv } from "../shared/env.ts";
+import { postInternalSend } from "../shared/internal-send.ts";
 import { createLogger } from "../shared/logger.ts";
 import { csMetrics } from "../shared/metrics.ts";
 import { PresenceCache } from "../shared/presence.ts";
@@ -54,36 +55,19 @@ const presence = new PresenceCache(zk, log, zkDigest());
 const publisher = new Publisher(redis, log);
 
 /** Hands a message to the chat server of the recipient's region. */
-async function forward(to: string, s: Submission): Promise<Accepted> {
+function forward(to: string, s: Submission): Promise<Accepted> {
   const url = peers[to];
-  if (!url)
+  if (!url) {
     throw new ChatError("UNAVAILABLE", `no chat server is configured for region ${to}`);
-
-  let res: Response;
-  try {
-    res = await fetch(`${url}/internal/v1/messages`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${await signServiceToken(serviceKey, `cs:${region}`)}`,
-      },
-      body: JSON.stringify({ ...s, origin: "peer" }),
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch (err) {
-    const message = `region ${to} is unreachable; retry with the same clientMsgId`;
-    throw new ChatError("UNAVAILABLE", message, { cause: err });
   }
-  const body = (await res.json().catch(() => ({}))) as Partial<Accepted> & {
-    error?: { message: string };
-  };
-  if (res.status !== 202 || typeof body.id !== "string") {
-    throw new ChatError(
-      res.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST",
-      body.error?.message ?? `region ${to} answered ${res.status}`,
-    );
-  }
-  return { id: body.id, duplicate: body.duplicate === true };
+  return postInternalSend(
+    url,
+    `region ${to}`,
+    serviceKey,
+    `cs:${region}`,
+    { ...s, origin: "peer" },
+    5000,
+  );
 }
 
 const delivery = new Delivery({

@@ -2,7 +2,7 @@
 // and the WebSocket server together.
 import { hostname } from "node:os";
 
-import { secretKey, signServiceToken } from "../shared/auth.ts";
+import { secretKey } from "../shared/auth.ts";
 import {
   appRegion,
   inboxReachable,
@@ -15,8 +15,8 @@ import {
   tokenVerifier,
   zkDigest,
 } from "../shared/bootstrap.ts";
-import { ChatError } from "../shared/errors.ts";
 import { intEnv, requireEnv } from "../shared/env.ts";
+import { postInternalSend } from "../shared/internal-send.ts";
 import { createLogger } from "../shared/logger.ts";
 import { wssMetrics } from "../shared/metrics.ts";
 import { ensurePresenceTree, PresenceRegistrar } from "../shared/presence.ts";
@@ -58,29 +58,16 @@ presence.on("error", (err, c) =>
 );
 
 /** Hands a send from a socket to the region's chat server. */
-const sendToCs: SendToChatServer = async (from, req) => {
-  let res: Response;
-  try {
-    res = await fetch(`${csUrl}/internal/v1/messages`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${await signServiceToken(serviceKey, `wss:${wssId}`)}`,
-      },
-      body: JSON.stringify({ ...req, from, sentAt: Date.now(), origin: "wss" }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (err) {
-    const message = "chat server unreachable; retry with the same clientMsgId";
-    throw new ChatError("UNAVAILABLE", message, { cause: err });
-  }
-  const body = (await res.json().catch(() => ({}))) as {
-    id?: string;
-    error?: { code: string; message: string };
-  };
-  if (res.status === 202 && body.id) return { id: body.id };
-  const code = res.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST";
-  throw new ChatError(code, body.error?.message ?? `chat server answered ${res.status}`);
+const sendToCs: SendToChatServer = (from, req) => {
+  const send = { ...req, from, sentAt: Date.now(), origin: "wss" as const };
+  return postInternalSend(
+    csUrl,
+    "the chat server",
+    serviceKey,
+    `wss:${wssId}`,
+    send,
+    10_000,
+  );
 };
 
 async function ready(): Promise<Record<string, boolean>> {
