@@ -2,19 +2,31 @@
 // region files. `chatctl help` lists the commands.
 import { chat } from "./chat.ts";
 import { UsageError } from "./cli.ts";
+import { drill } from "./drill.ts";
 import { inbox } from "./inbox.ts";
 import { localStatus, localUp } from "./local.ts";
 import { regionsCommand } from "./regions.ts";
+import { statusCommand } from "./status.ts";
 import { token } from "./token.ts";
 
 const HELP = `chatctl: operate the multi-region chat system
 
-  chatctl local up [--only usa,eu] [--wss 2]   start every region locally (npm start)
+  chatctl local up [--only usa,eu] [--wss 2] [--zk-ensemble 1|3] [--redis-replica]
+                                               start every region locally (npm start)
   chatctl local status [--json]                endpoints and health of the local system
   chatctl token <userId> [--ttl seconds]       print a token for the local secret
   chatctl chat <userId>                        chat from the terminal: type "bob:eu hello"
   chatctl inbox <userId> [--json]              pending entries and the last acknowledged seq
+  chatctl status [--json]                      per region: redis, zookeeper, wss, chat server
+  chatctl drill <scenario> [--region usa] [--target local|aws] [--json] [thresholds]
+                                               run a failure drill and report on it
+                                               (scenarios: wss-crash, redis-outage, redis-failover,
+                                               zk-node-loss, zk-session-expiry, region-outage)
   chatctl regions list|validate [--json]       the region files and their validation
+  chatctl regions add <id> --aws-region <r> [--cidr <c>] [--azs <n>]
+                                               write a new region file (next free /16 if no --cidr)
+  chatctl regions deploy-plan [--json]         the order of the stacks to deploy
+                                               (regions commands take --dir <regions folder>)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -26,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(
         `unknown command "local ${sub ?? ""}"; use "local up" or "local status"`,
       );
+    case "drill":
+      return drill([sub, ...rest].filter((a): a is string => a !== undefined));
     case "token":
       return token([sub, ...rest].filter((a): a is string => a !== undefined));
     case "chat":
@@ -34,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return inbox([sub, ...rest].filter((a): a is string => a !== undefined));
     case "regions":
       return regionsCommand(sub, rest);
+    case "status":
+      return statusCommand([sub, ...rest].filter((a): a is string => a !== undefined));
     case undefined:
     case "help":
     case "--help":

@@ -2,6 +2,7 @@
 import { formatReport, type DrillReport, type Thresholds } from "./drills/report.ts";
 import { LOCAL_SCENARIOS, runLocalDrill, type LocalScenario } from "./drills/local.ts";
 import { parse, UsageError } from "./cli.ts";
+import { AWS_DRILL_FLAGS } from "./drills/aws-plan.ts";
 
 const USAGE =
   "usage: chatctl drill <scenario> [--region r] [--target local|aws] [--json] " +
@@ -23,15 +24,8 @@ export async function drill(args: string[]): Promise<number> {
       "max-duplicated": { type: "string" },
       "max-out-of-order": { type: "string" },
       "max-recovery-p99-ms": { type: "string" },
-      yes: { type: "boolean" },
-      // AWS target: names of the resources to act on.
-      "replication-group": { type: "string" },
-      cluster: { type: "string" },
-      service: { type: "string" },
-      "health-check-id": { type: "string" },
-      "instance-id": { type: "string" },
-      endpoint: { type: "string" },
-      "aws-region": { type: "string" },
+      // AWS target: what to act on, and --yes to act at all.
+      ...AWS_DRILL_FLAGS,
     },
     1,
   );
@@ -63,8 +57,18 @@ export async function drill(args: string[]): Promise<number> {
       log,
     });
   } else {
-    const { runAwsDrill } = await import("./drills/aws.ts");
-    report = await runAwsDrill(scenario, { ...values, region, thresholds, log });
+    const { planAwsDrill, runAwsDrill, AWS_SCENARIOS } = await import("./drills/aws.ts");
+    const input = { ...values, region, thresholds, log };
+    if (!values.yes) {
+      // Without --yes an AWS drill only says what it would do.
+      if (!(AWS_SCENARIOS as readonly string[]).includes(scenario)) {
+        throw new UsageError(`${scenario} has no AWS target; use --target local`);
+      }
+      const plan = planAwsDrill(scenario as (typeof AWS_SCENARIOS)[number], input);
+      process.stdout.write(`${plan.join("\n")}\nnothing done: add --yes to run it\n`);
+      return 0;
+    }
+    report = await runAwsDrill(scenario, input);
   }
 
   process.stdout.write(

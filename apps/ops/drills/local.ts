@@ -238,7 +238,8 @@ const SCENARIOS: Record<LocalScenario, Scenario> = {
       30_000,
     );
     h.step(
-      `${leases.owner(o.region)} took over ${o.region}'s lease (epoch ${leases.get(o.region)?.epoch})`,
+      `${leases.owner(o.region)} took over ${o.region}'s lease ` +
+        `(epoch ${leases.get(o.region)?.epoch})`,
     );
     const recovery = await h.receivingAgain(h.receivers, faultAt, RECOVERY_TIMEOUT_MS);
     h.step(`every ${o.region} receiver is receiving again through another region`);
