@@ -33,6 +33,16 @@ export function tokenVerifier(regions: Regions): TokenVerifier {
 }
 
 export function redisTarget(): RedisTarget {
+  // TODO(#4): the apps speak to one Redis shard. A region file with
+  // redis.clusterMode true (CHAT_REDIS_CLUSTER=true) needs sharded pub/sub
+  // (SSUBSCRIBE per slot, SPUBLISH) in the WSS hub and publisher; until then
+  // such a region cannot run the apps, so they refuse to start.
+  if (process.env.CHAT_REDIS_CLUSTER === "true") {
+    throw new Error(
+      "CHAT_REDIS_CLUSTER=true: the apps do not support Redis cluster mode yet; " +
+        'set "clusterMode": false in the region file',
+    );
+  }
   return {
     url: requireEnv("CHAT_REDIS_URL"),
     password: process.env.CHAT_REDIS_PASSWORD || undefined,
