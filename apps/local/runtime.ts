@@ -78,7 +78,7 @@ const DEFAULTS = Object.freeze({
   wssPerRegion: 2,
   zkEnsemble: 1 as const,
   redisReplica: false,
-  readyTimeoutMs: 60_000,
+  readyTimeoutMs: 120_000,
 });
 const STOP_ORDER: readonly ProcessKind[] = ["wss", "cs", "redis", "zookeeper", "dynamo"];
 

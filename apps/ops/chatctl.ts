@@ -12,7 +12,8 @@ import { token } from "./token.ts";
 const HELP = `chatctl: operate the multi-region chat system
 
   chatctl local up [--only usa,eu] [--wss 2] [--zk-ensemble 1|3] [--redis-replica]
-                                               start every region locally (npm start)
+                  [--console-port p]           start every region locally, and the web
+                                               console (npm start)
   chatctl local status [--json]                endpoints and health of the local system
   chatctl token <userId> [--ttl seconds]       print a token for the local secret
   chatctl chat <userId>                        chat from the terminal: type "bob:eu hello"

@@ -1,6 +1,7 @@
 // chatctl local up | status: the whole system on this machine.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 
+import { ConsoleServer } from "../console/server.ts";
 import { LocalSystem, type LocalStatus } from "../local/runtime.ts";
 import { loadOrCreateSecrets } from "../local/secrets.ts";
 import { parse, pidAlive, readState, UsageError } from "./cli.ts";
@@ -15,6 +16,7 @@ export async function localUp(args: string[]): Promise<number> {
       wss: { type: "string" },
       "zk-ensemble": { type: "string" },
       "redis-replica": { type: "boolean" },
+      "console-port": { type: "string" },
     },
     0,
   );
@@ -25,6 +27,10 @@ export async function localUp(args: string[]): Promise<number> {
   const wssPerRegion = values.wss === undefined ? 2 : Number(values.wss);
   if (!Number.isInteger(wssPerRegion) || wssPerRegion < 1 || wssPerRegion > 8) {
     throw new UsageError("--wss must be a number of WSS per region from 1 to 8");
+  }
+  const consolePort = Number(values["console-port"] ?? 0);
+  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
+    throw new UsageError("--console-port must be a port number (0 picks a free one)");
   }
   if (existsSync(STATE_FILE)) {
     const prior = JSON.parse(readFileSync(STATE_FILE, "utf8")) as LocalStatus;
@@ -50,13 +56,22 @@ export async function localUp(args: string[]): Promise<number> {
     zkEnsemble,
     redisReplica: values["redis-replica"] === true,
   });
-  writeFileSync(STATE_FILE, JSON.stringify(system.status, null, 2) + "\n");
+  // The local console (apps/console): a page over this system, on 127.0.0.1 only.
+  const web = await ConsoleServer.start({ system, port: consolePort }).catch(
+    async (err) => {
+      await system.stop();
+      throw err;
+    },
+  );
+  const state = { ...system.status, console: web.url };
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + "\n");
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`\n${signal}: stopping everything...\n`);
+    await web.close();
     await system.stop();
     rmSync(STATE_FILE, { force: true });
     process.stderr.write("stopped.\n");
@@ -69,6 +84,7 @@ export async function localUp(args: string[]): Promise<number> {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   process.stdout.write(`\nlocal system up in ${seconds}s (logs in ${RUN_DIR})\n\n`);
   process.stdout.write(endpointTable(system.status));
+  process.stdout.write(`\nconsole: ${web.url}\n`);
   process.stdout.write(
     "\nChat from two terminals:\n  npx chatctl chat alice:usa\n  npx chatctl chat bob:eu\n" +
       "Then type: bob:eu hello\nCtrl-C stops everything.\n",
