@@ -25,7 +25,7 @@ export const FAST_APP_ENV = Object.freeze({
   CHAT_ZK_SESSION_TIMEOUT_MS: "4000",
   CHAT_SETTLE_MS: "300",
   CHAT_RESUME_WAIT_MS: "1000",
-  CHAT_LEASE_MS: "2000",
+  CHAT_LEASE_MS: "6000",
   CHAT_LEASE_REFRESH_MS: "250",
   // Fault tests send hundreds of messages a second per sender.
   CHAT_RATE_SENDS_PER_S: "10000",
