@@ -1,8 +1,9 @@
 // The acknowledgement worker: reads acknowledgements that WSSs append to the
-// region's Redis Stream, keeps the highest per user, and moves each user's
-// acknowledged cursor in the inbox, a batch at a time. An entry leaves the
-// stream's pending list only once its cursor update is stored, so a crash
-// costs a repeated (harmless) update, never an acknowledgement.
+// region's Redis Stream, keeps the highest per user over a flush interval, and
+// then moves each user's acknowledged cursor in the inbox with one write. An
+// entry leaves the stream's pending list only once its cursor update is
+// stored, so a crash costs a repeated (harmless) update or a redelivery, never
+// a loss.
 import type { Redis } from "ioredis";
 
 import type { Inbox } from "../shared/inbox.ts";
@@ -19,9 +20,20 @@ export interface AckWorkerOptions {
   readonly blockMs?: number;
   /** Pending entries idle this long are taken over from a dead worker. @default 30000 */
   readonly claimIdleMs?: number;
+  /**
+   * Acknowledgements are gathered this long before the cursors are written:
+   * one inbox write per busy user per interval, whatever the message rate.
+   * @default 1000
+   */
+  readonly flushMs?: number;
 }
 
-const DEFAULTS = Object.freeze({ batch: 1000, blockMs: 1000, claimIdleMs: 30_000 });
+const DEFAULTS = Object.freeze({
+  batch: 1000,
+  blockMs: 1000,
+  claimIdleMs: 30_000,
+  flushMs: 1000,
+});
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -29,6 +41,9 @@ export class AckWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly o: Required<AckWorkerOptions>;
+  private readonly highest = new Map<string, number>();
+  private gathered: string[] = [];
+  private flushAt = 0;
   applied = 0;
 
   constructor(
@@ -49,8 +64,11 @@ export class AckWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.redis.disconnect();
     await this.loop;
+    await this.flush().catch((err: unknown) =>
+      this.log.warn({ err }, "last ack flush failed"),
+    );
+    this.redis.disconnect();
   }
 
   private async run(): Promise<void> {
@@ -75,7 +93,11 @@ export class AckWorker {
           ">",
         )) as [string, StreamEntry[]][] | null;
         const entries = res?.[0]?.[1] ?? [];
-        if (entries.length > 0) await this.apply(entries);
+        if (entries.length > 0) this.gather(entries);
+        if (Date.now() >= this.flushAt) {
+          await this.flush();
+          this.flushAt = Date.now() + this.o.flushMs;
+        }
       } catch (err) {
         if (!this.running) return;
         this.log.warn({ err }, "ack worker: read failed; retrying");
@@ -108,25 +130,46 @@ export class AckWorker {
       this.o.batch,
     )) as [string, StreamEntry[]];
     const entries = (res[1] ?? []).filter((e): e is StreamEntry => Array.isArray(e?.[1]));
-    if (entries.length > 0) await this.apply(entries);
+    if (entries.length > 0) this.gather(entries);
   }
 
-  private async apply(entries: StreamEntry[]): Promise<void> {
-    const highest = new Map<string, number>();
-    for (const [, fields] of entries) {
+  private gather(entries: StreamEntry[]): void {
+    for (const [id, fields] of entries) {
+      this.gathered.push(id);
       const f = toRecord(fields);
       const upTo = Number(f.upTo);
       if (!f.user || !Number.isSafeInteger(upTo) || upTo < 1) continue;
-      highest.set(f.user, Math.max(highest.get(f.user) ?? 0, upTo));
+      this.highest.set(f.user, Math.max(this.highest.get(f.user) ?? 0, upTo));
     }
-    await Promise.all(
-      [...highest].map(async ([user, upTo]) => {
-        await this.inbox.ack(user, upTo);
-        this.onApplied(user, upTo);
-      }),
-    );
-    await this.redis.xack(ACK_STREAM, ACK_GROUP, ...entries.map(([id]) => id));
-    this.applied += highest.size;
+  }
+
+  /** Writes the gathered cursors, then releases their stream entries. */
+  private async flush(): Promise<void> {
+    if (this.gathered.length === 0) return;
+
+    const users = [...this.highest];
+    const ids = this.gathered;
+    this.highest.clear();
+    this.gathered = [];
+    try {
+      await Promise.all(
+        users.map(async ([user, upTo]) => {
+          await this.inbox.ack(user, upTo);
+          this.onApplied(user, upTo);
+        }),
+      );
+      for (let i = 0; i < ids.length; i += 1000) {
+        await this.redis.xack(ACK_STREAM, ACK_GROUP, ...ids.slice(i, i + 1000));
+      }
+      this.applied += users.length;
+    } catch (err) {
+      // Not released: the entries stay pending and are claimed again later.
+      for (const [user, upTo] of users) {
+        this.highest.set(user, Math.max(this.highest.get(user) ?? 0, upTo));
+      }
+      this.gathered.push(...ids);
+      throw err;
+    }
   }
 }
 

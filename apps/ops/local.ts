@@ -20,9 +20,12 @@ export async function localUp(args: string[]): Promise<number> {
     },
     0,
   );
-  const zkEnsemble = values["zk-ensemble"] === undefined ? 1 : Number(values["zk-ensemble"]);
+  const zkEnsemble =
+    values["zk-ensemble"] === undefined ? 1 : Number(values["zk-ensemble"]);
   if (zkEnsemble !== 1 && zkEnsemble !== 3) {
-    throw new UsageError("--zk-ensemble must be 1 (standalone) or 3 (an ensemble per region)");
+    throw new UsageError(
+      "--zk-ensemble must be 1 (standalone) or 3 (an ensemble per region)",
+    );
   }
   const wssPerRegion = values.wss === undefined ? 2 : Number(values.wss);
   if (!Number.isInteger(wssPerRegion) || wssPerRegion < 1 || wssPerRegion > 8) {

@@ -41,8 +41,17 @@ export function baseMetrics(app: string, labels: Record<string, string>) {
 export function wssMetrics(labels: Record<string, string>) {
   const base = baseMetrics("wss", labels);
   const r = [base.registry];
+  const framesOut = new Counter({
+    name: "chat_wss_frames_out_total",
+    help: "Frames sent to clients, by type",
+    labelNames: ["type"],
+    registers: r,
+  });
   return {
     ...base,
+    framesOut,
+    /** framesOut for `msg`, bound once: it is counted on the hot path. */
+    msgFramesOut: framesOut.labels("msg"),
     connections: new Gauge({
       name: "chat_wss_connections",
       help: "Open WebSocket connections",
@@ -51,12 +60,6 @@ export function wssMetrics(labels: Record<string, string>) {
     framesIn: new Counter({
       name: "chat_wss_frames_in_total",
       help: "Frames received from clients, by type",
-      labelNames: ["type"],
-      registers: r,
-    }),
-    framesOut: new Counter({
-      name: "chat_wss_frames_out_total",
-      help: "Frames sent to clients, by type",
       labelNames: ["type"],
       registers: r,
     }),

@@ -48,13 +48,13 @@ export interface ConnectionDeps {
   readonly inflight: Set<Promise<unknown>>;
 }
 
-const SENT_AT = /"sentAt":(\d+)\}$/;
+const SENT_AT = '"sentAt":';
 
 export class Connection implements Member {
   readonly id = randomBytes(6).toString("hex");
   readonly connectedAt = Date.now();
   private readonly cursor: Cursor;
-  private readonly log: Logger;
+  private childLog: Logger | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
@@ -69,7 +69,6 @@ export class Connection implements Member {
     readonly user: string,
     private readonly deps: ConnectionDeps,
   ) {
-    this.log = deps.log.child({ conn: this.id, user });
     this.cursor = new Cursor({
       read: async (after, limit) =>
         (await deps.inbox.read(user, after, limit)).map((e) => ({
@@ -79,6 +78,12 @@ export class Connection implements Member {
       send: (frame, replayed) => this.writeMsg(frame, replayed),
       onError: (err) => this.log.warn({ err }, "inbox read failed; retrying"),
     });
+  }
+
+  /** This connection's logger, made on first use: most connections never log. */
+  private get log(): Logger {
+    this.childLog ??= this.deps.log.child({ conn: this.id, user: this.user });
+    return this.childLog;
   }
 
   /** Subscribes, registers presence and greets the client. */
@@ -273,12 +278,14 @@ export class Connection implements Member {
   private writeMsg(frame: string, replayed: boolean): boolean {
     const ok = this.write(frame);
     const m = this.deps.metrics;
-    m.framesOut.inc({ type: "msg" });
+    m.msgFramesOut.inc();
     if (replayed) {
       m.redelivered.inc();
     } else {
-      const sentAt = SENT_AT.exec(frame);
-      if (sentAt) m.delivery.observe(Math.max(0, Date.now() - Number(sentAt[1])) / 1000);
+      // msgFrame() puts sentAt last: read it from the end, without a regex.
+      const at = frame.lastIndexOf(SENT_AT);
+      const sentAt = at < 0 ? NaN : parseInt(frame.slice(at + SENT_AT.length), 10);
+      if (sentAt > 0) m.delivery.observe(Math.max(0, Date.now() - sentAt) / 1000);
     }
     return ok;
   }

@@ -22,7 +22,7 @@ export interface WssOptions {
   readonly maxPayload?: number;
   /** Ping interval; a peer that misses one pong is dropped. @default 15000 */
   readonly heartbeatMs?: number;
-  /** How often batched acknowledgements are written. @default 100 */
+  /** How often batched acknowledgements are written. @default 500 */
   readonly ackFlushMs?: number;
   /** Approximate length the acknowledgement stream is trimmed to. @default 1000000 */
   readonly ackStreamMaxLen?: number;
@@ -37,7 +37,7 @@ export interface WssOptions {
 const DEFAULTS = Object.freeze({
   maxPayload: 64 * 1024,
   heartbeatMs: 15_000,
-  ackFlushMs: 100,
+  ackFlushMs: 500,
   ackStreamMaxLen: 1_000_000,
   framesPerSecond: 50,
   sendsPerSecond: 20,
@@ -200,7 +200,8 @@ export class ChatWss {
     const { metrics } = this.deps;
     this.conns.set(ws, conn);
     metrics.connections.set(this.conns.size);
-    const log = this.deps.log.child({ conn: conn.id, user });
+    const log = this.deps.log;
+    const at = { conn: conn.id, user };
 
     ws.on("pong", () => (conn.alive = true));
     ws.on("message", (data, isBinary) => {
@@ -211,9 +212,9 @@ export class ChatWss {
       }
       void conn.receive(data.toString("utf8"));
     });
-    ws.on("error", (err) => log.debug({ err }, "socket error"));
+    ws.on("error", (err) => log.debug({ ...at, err }, "socket error"));
     ws.on("close", (code) => {
-      log.debug({ code }, "disconnected");
+      log.debug({ ...at, code }, "disconnected");
       metrics.closes.inc({ code: String(code) });
       if (code === 1009) metrics.rejected.inc({ reason: "PAYLOAD_TOO_LARGE" });
       if (code === 1007) metrics.rejected.inc({ reason: "INVALID_UTF8" });
@@ -222,7 +223,7 @@ export class ChatWss {
       void conn.close();
     });
     conn.open(after).catch((err: unknown) => {
-      log.warn({ err }, "connection setup failed");
+      log.warn({ ...at, err }, "connection setup failed");
       ws.close(1011, "setup failed; reconnect");
     });
   }
