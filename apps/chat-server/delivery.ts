@@ -74,7 +74,7 @@ export class Delivery {
       throw new ChatError("UNAVAILABLE", `region ${to.region} is changing hands; retry`);
     }
 
-    const id = messageId(s.from, s.clientMsgId);
+    const id = messageId(s.from, s.clientMsgId, s.to);
     const entry = { id, from: s.from, to: s.to, body: s.body, sentAt: s.sentAt };
     const epoch = leases.get(to.region)?.epoch;
     const stored = metrics.store.startTimer();

@@ -92,6 +92,10 @@ export class ChatClient extends EventEmitter {
   }
 
   /** Connects; resolves once the server has said hello. */
+  /**
+   * Connects; resolves once a server has said hello. With reconnects on, a
+   * refused or dropped first attempt moves on to the next URL and keeps waiting.
+   */
   async connect(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const onHello = () => {
@@ -99,11 +103,13 @@ export class ChatClient extends EventEmitter {
         resolve();
       };
       const onClose = (code: number, reason: string) => {
+        if (this.o.reconnect) return;
         this.off("hello", onHello);
-        if (!this.o.reconnect) reject(new Error(`closed ${code} ${reason}`));
+        this.off("close", onClose);
+        reject(new Error(`closed ${code} ${reason}`));
       };
       this.once("hello", onHello);
-      this.once("close", onClose);
+      this.on("close", onClose);
       void this.open();
     });
   }

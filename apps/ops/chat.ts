@@ -32,7 +32,7 @@ export async function chat(args: string[]): Promise<number> {
   client.on("close", (code: number) => {
     if (!quitting) out(`* disconnected (${code}); reconnecting...`);
   });
-  client.on("msg", (m) => out(`#${m.seq} ${m.from}: ${m.body}`));
+  client.on("msg", (m) => out(`#${m.seq} ${m.from}: ${printable(m.body)}`));
   client.on(
     "error-frame",
     (f: { code: string; message: string; clientMsgId?: string }) => {
@@ -64,4 +64,16 @@ export async function chat(args: string[]): Promise<number> {
   quitting = true;
   client.close();
   return 0;
+}
+
+/**
+ * A message body as it may be printed to a terminal: control characters
+ * (escape sequences, carriage returns, new lines) shown as `\u{..}`, so that
+ * no sender can write to the reader's screen beyond their own line.
+ */
+export function printable(body: string): string {
+  return body.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
 }

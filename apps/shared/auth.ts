@@ -157,7 +157,7 @@ async function verify(
   algorithms: string[],
 ) {
   try {
-    const options = { algorithms, audience, clockTolerance: 2 };
+    const options = { algorithms, audience, clockTolerance: 2, requiredClaims: ["exp"] };
     const { payload } =
       key instanceof Uint8Array
         ? await jwtVerify(token, key, options)

@@ -42,10 +42,13 @@ export function parseSendRequest(input: unknown, regions: Regions): SendRequest 
   return { to, body: o.body, clientMsgId };
 }
 
-/** The message id: the same for every retry of one (sender, clientMsgId). */
-export function messageId(from: string, clientMsgId: string): string {
+/**
+ * The message id: the same for every retry of one (sender, clientMsgId) to one
+ * recipient, and different for every other message.
+ */
+export function messageId(from: string, clientMsgId: string, to: string): string {
   const digest = createHash("sha256")
-    .update(`${from}\n${clientMsgId}`)
+    .update(`${from}\n${clientMsgId}\n${to}`)
     .digest("base64url");
   return `m_${digest.slice(0, 22)}`;
 }

@@ -62,6 +62,9 @@ export class Connection implements Member {
   private joined: Promise<void> | undefined;
   private started = false;
   private closed = false;
+  private greet: () => void = () => undefined;
+  /** Settles once hello is sent (or the connection closed before it). */
+  private readonly greeted = new Promise<void>((resolve) => (this.greet = resolve));
   alive = true;
 
   constructor(
@@ -117,6 +120,7 @@ export class Connection implements Member {
       region,
       acked,
     });
+    this.greet();
     if (resumeAfter !== undefined) {
       this.begin(resumeAfter);
     } else {
@@ -134,6 +138,9 @@ export class Connection implements Member {
       );
       return;
     }
+    // Frames that arrive before the greeting wait for it: hello is always first.
+    await this.greeted;
+    if (this.closed) return;
 
     let msg: Record<string, unknown>;
     try {
@@ -186,6 +193,7 @@ export class Connection implements Member {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.greet();
     clearTimeout(this.resumeTimer);
     clearInterval(this.drainTimer);
     clearTimeout(this.settleTimer);
@@ -232,7 +240,10 @@ export class Connection implements Member {
         `ack.upTo ${upTo} is beyond the last sequence sent (${this.cursor.lastSent})`,
       );
     }
-    this.deps.ack(this.user, upTo as number);
+    // Only what this socket was actually sent counts: a client cannot move its
+    // acknowledged cursor past the inbox by resuming after a made-up sequence.
+    const counted = Math.min(upTo as number, this.cursor.deliveredHere);
+    if (counted > 0) this.deps.ack(this.user, counted);
   }
 
   private async onSend(msg: Record<string, unknown>): Promise<void> {

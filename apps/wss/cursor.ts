@@ -37,6 +37,7 @@ const DEFAULTS = Object.freeze({ maxHeld: 1000, pageSize: 200, retryMs: 500 });
 
 export class Cursor {
   private last = 0;
+  private sentHere = 0;
   private started = false;
   private closed = false;
   private stalled = false;
@@ -55,9 +56,14 @@ export class Cursor {
     this.o = withDefaults(DEFAULTS, options);
   }
 
-  /** The highest sequence put on the socket. */
+  /** The highest sequence the client holds: put on the socket, or resumed after. */
   get lastSent(): number {
     return this.last;
+  }
+
+  /** The highest sequence actually put on this socket (0 when none). */
+  get deliveredHere(): number {
+    return this.sentHere;
   }
 
   get isStalled(): boolean {
@@ -140,6 +146,7 @@ export class Cursor {
 
   private put(seq: number, frame: string, replayed: boolean): void {
     this.last = seq;
+    this.sentHere = seq;
     if (!this.io.send(frame, replayed)) {
       this.stalled = true;
       this.held.clear();

@@ -94,6 +94,8 @@ export class ChatWss {
         }
       });
     });
+    this.http.headersTimeout = 10_000;
+    this.http.requestTimeout = 30_000;
     this.http.on("upgrade", (req, socket, head) => void this.upgrade(req, socket, head));
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
     this.ackTimer = setInterval(() => void this.flushAcks(), this.o.ackFlushMs);
@@ -282,8 +284,8 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
 function optionalInt(raw: string | null, name: string): number | undefined {
   if (raw === null) return undefined;
 
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) {
+  const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) {
     throw new ChatError("BAD_REQUEST", `${name} must be a non-negative integer`);
   }
   return n;

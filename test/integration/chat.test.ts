@@ -37,6 +37,13 @@ describe("chat across regions", () => {
     expect(alice.inbox[0]).toMatchObject({ seq: 1, from: "bob:eu", body: "hello alice" });
   });
 
+  it("connects through the next WSS when the first one is down", async () => {
+    const down = "ws://127.0.0.1:1/v1/ws";
+    const pia = await sys.client("pia:usa", { urls: [down, sys.region("usa").wss[0]!] });
+    expect(pia.connected).toBe(true);
+    expect(pia.url).toBe(sys.region("usa").wss[0]);
+  });
+
   it("delivers over the HTTP API in both directions", async () => {
     const carol = await sys.client("carol:usa");
     const dave = await sys.client("dave:eu");

@@ -3,13 +3,14 @@
 // steady stream; at the end nothing of theirs is lost, duplicated or out of
 // order, and every process is still alive.
 import { SignJWT } from "jose";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { secretKey } from "../../apps/shared/auth.ts";
 import { openRaw, type RawSocket } from "../helpers/raw.ts";
-import { TestSystem } from "../helpers/system.ts";
+import { eventually, TestSystem } from "../helpers/system.ts";
 
 let sys: TestSystem;
 let wssUrl: string;
@@ -309,6 +310,44 @@ describe("hostile frames on an open socket", () => {
     expect(err.code).toBe("RATE_LIMITED");
     expect(err.message).toMatch(/retry in \d+ s/);
     s.ws.close();
+  });
+});
+
+describe("a client lying about what it holds", () => {
+  it("cannot move its acknowledged cursor past what it was sent", async () => {
+    const user = "forger:usa";
+    await sys.post("feedx:usa", { to: user, body: "one", clientMsgId: "fg1" });
+    const s = await socket(user);
+    s.ws.send(JSON.stringify({ type: "resume", after: Number.MAX_SAFE_INTEGER }));
+    s.ws.send(JSON.stringify({ type: "ack", upTo: Number.MAX_SAFE_INTEGER }));
+    // Longer than the WSS's ack batching and the ack worker's flush together.
+    await new Promise((r) => setTimeout(r, 2500));
+    s.ws.close();
+
+    expect(await sys.inbox().acked(user)).toBe(0);
+    const res = await sys.post("feedx:usa", {
+      to: user,
+      body: "two",
+      clientMsgId: "fg2",
+    });
+    expect(res.status).toBe(202);
+    expect((await sys.inbox().read(user, 0)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it("is greeted before anything else, even when it resumes at once", async () => {
+    const user = "hasty:usa";
+    for (const i of [1, 2, 3]) {
+      await sys.post("feedy:usa", { to: user, body: `b${i}`, clientMsgId: `h${i}` });
+    }
+    const ws = new WebSocket(wssUrl, {
+      headers: { authorization: `Bearer ${await sys.token(user)}` },
+    });
+    const types: string[] = [];
+    ws.on("open", () => ws.send('{"type":"resume","after":0}'));
+    ws.on("message", (d) => types.push((JSON.parse(String(d)) as { type: string }).type));
+    await eventually("hello and three messages", () => types.length >= 4);
+    ws.close();
+    expect(types.slice(0, 4)).toEqual(["hello", "msg", "msg", "msg"]);
   });
 });
 

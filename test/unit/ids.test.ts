@@ -60,8 +60,10 @@ describe("send requests", () => {
   });
 
   it("gives a retried send the same id, and other sends other ids", () => {
-    expect(messageId("alice:usa", "c1")).toBe(messageId("alice:usa", "c1"));
-    expect(messageId("alice:usa", "c1")).not.toBe(messageId("alice:usa", "c2"));
-    expect(messageId("alice:usa", "c1")).not.toBe(messageId("bob:eu", "c1"));
+    const id = messageId("alice:usa", "c1", "bob:eu");
+    expect(messageId("alice:usa", "c1", "bob:eu")).toBe(id);
+    expect(messageId("alice:usa", "c2", "bob:eu")).not.toBe(id);
+    expect(messageId("carol:usa", "c1", "bob:eu")).not.toBe(id);
+    expect(messageId("alice:usa", "c1", "dave:eu")).not.toBe(id);
   });
 });
