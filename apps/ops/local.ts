@@ -1,5 +1,5 @@
 // chatctl local up | status: the whole system on this machine.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 
 import { ConsoleServer } from "../console/server.ts";
 import { LocalSystem, type LocalStatus } from "../local/runtime.ts";
@@ -36,10 +36,16 @@ export async function localUp(args: string[]): Promise<number> {
     throw new UsageError("--console-port must be a port number (0 picks a free one)");
   }
   if (existsSync(STATE_FILE)) {
-    const prior = JSON.parse(readFileSync(STATE_FILE, "utf8")) as LocalStatus;
+    const prior = JSON.parse(readFileSync(STATE_FILE, "utf8")) as LocalState;
     if (pidAlive(prior.pid)) {
       throw new Error(
         `the local system is already running (pid ${prior.pid}); stop it first`,
+      );
+    }
+    const stopped = stopLeftovers(prior);
+    if (stopped > 0) {
+      process.stderr.write(
+        `stopped ${stopped} process(es) left by a run that was killed\n`,
       );
     }
   }
@@ -66,7 +72,11 @@ export async function localUp(args: string[]): Promise<number> {
       throw err;
     },
   );
-  const state = { ...system.status, console: web.url };
+  const children = [...system.processes.values()].map((p) => ({
+    name: p.name,
+    pid: p.proc.pid ?? 0,
+  }));
+  const state: LocalState = { ...system.status, console: web.url, children };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + "\n");
 
   let stopping = false;
@@ -150,4 +160,41 @@ function endpointTable(s: LocalStatus, health?: Record<string, boolean>): string
       )
       .join("\n") + "\n"
   );
+}
+
+/** What `local up` records in the state file. */
+interface LocalState extends LocalStatus {
+  readonly console?: string;
+  /** The child processes, so that a later run can stop them if this one is killed. */
+  readonly children?: readonly { readonly name: string; readonly pid: number }[];
+}
+
+/**
+ * SIGKILLs the processes a killed `local up` left running (redis-server,
+ * ZooKeeper and dynalite do not notice their parent's death). A pid counts
+ * only while its command line or working folder is inside the run folder, so a
+ * pid reused by something else is left alone.
+ */
+function stopLeftovers(prior: LocalState): number {
+  let stopped = 0;
+  for (const child of prior.children ?? []) {
+    if (!child.pid || !pidAlive(child.pid) || !ownedByRun(child.pid)) continue;
+    try {
+      process.kill(child.pid, "SIGKILL");
+      stopped++;
+    } catch {
+      // Gone in the meantime.
+    }
+  }
+  return stopped;
+}
+
+function ownedByRun(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    return cmdline.includes(RUN_DIR) || cwd.startsWith(RUN_DIR);
+  } catch {
+    return false;
+  }
 }
