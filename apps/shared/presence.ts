@@ -50,6 +50,18 @@ export async function ensurePresenceTree(zk: ZkSession, digest?: string): Promis
     await zk.restrictTo(path, digest);
 }
 
+/** Every presence node name (`user~wss~conn`) of a region: one listing per bucket. */
+export async function listPresence(zk: ZkSession): Promise<string[]> {
+  const buckets = Array.from(
+    { length: BUCKETS },
+    (_, i) => `${PRESENCE_ROOT}/b${pad(i)}`,
+  );
+  const lists = await Promise.all(
+    buckets.map((b) => zk.watchChildren(b, () => undefined)),
+  );
+  return lists.flat();
+}
+
 function pad(i: number): string {
   return String(i).padStart(2, "0");
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
-import { BUCKETS, PRESENCE_ROOT } from "../../apps/shared/presence.ts";
+import { listPresence } from "../../apps/shared/presence.ts";
 import type { ZkSession } from "../../apps/shared/zk.ts";
 import { eventually, TestSystem } from "../helpers/system.ts";
 
@@ -22,15 +22,7 @@ afterAll(async () => {
 });
 
 async function nodesOf(wss: string): Promise<number> {
-  const lists = await Promise.all(
-    Array.from({ length: BUCKETS }, (_, i) =>
-      zk.watchChildren(
-        `${PRESENCE_ROOT}/b${String(i).padStart(2, "0")}`,
-        () => undefined,
-      ),
-    ),
-  );
-  return lists.flat().filter((n) => n.includes(`~${wss}~`)).length;
+  return (await listPresence(zk)).filter((n) => n.includes(`~${wss}~`)).length;
 }
 
 describe("graceful drain of a WSS", () => {

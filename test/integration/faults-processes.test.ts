@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { PROJECT_ROOT } from "../../apps/local/runtime.ts";
-import { BUCKETS, PRESENCE_ROOT } from "../../apps/shared/presence.ts";
+import { listPresence } from "../../apps/shared/presence.ts";
 import type { ZkSession } from "../../apps/shared/zk.ts";
 import { eventually, FAST_APP_ENV, TestSystem } from "../helpers/system.ts";
 
@@ -27,17 +27,7 @@ afterAll(async () => {
 });
 
 /** Presence nodes in the region's ZooKeeper, as `user~wss~conn` names. */
-async function presenceNodes(): Promise<string[]> {
-  const all = await Promise.all(
-    Array.from({ length: BUCKETS }, (_, i) =>
-      zk.watchChildren(
-        `${PRESENCE_ROOT}/b${String(i).padStart(2, "0")}`,
-        () => undefined,
-      ),
-    ),
-  );
-  return all.flat();
-}
+const presenceNodes = () => listPresence(zk);
 
 /** These tests push real traffic through restarts: give them room on a loaded machine. */
 const SLOW = { timeout: 150_000 };

@@ -277,7 +277,8 @@ describe("hostile input at the WSS upgrade", () => {
 
 describe("hostile frames on an open socket", () => {
   for (const [name, act, expected] of frames) {
-    it(`answers ${name} with ${"error" in expected ? expected.error : `close ${expected.close}`}`, async () => {
+    const answer = "error" in expected ? expected.error : `close ${expected.close}`;
+    it(`answers ${name} with ${answer}`, async () => {
       const s = await socket();
       s.ws.send('{"type":"resume","after":0}');
       act(s);

@@ -1,36 +1,19 @@
 // The inbox against a real DynamoDB-compatible server: sequences without gaps
 // and idempotent appends, with several writers racing.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import {
-  freePort,
-  startDynalite,
-  stopProcess,
-  tcpOpen,
-  waitFor,
-  type Service,
-} from "../../apps/local/services.ts";
 import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
+import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 
-let dyn: Service;
-let dir: string;
+let dynamo: TestDynamo;
 let endpoint: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "inbox-test-"));
-  const port = await freePort();
-  dyn = startDynalite("dynamo", dir, port);
-  endpoint = `http://127.0.0.1:${port}`;
-  await waitFor("dynalite", () => tcpOpen(port), 20_000, dyn.proc);
-  await new Inbox(dynamoClient(endpoint, "local")).ensureTables();
+  dynamo = await startTestDynamo();
+  endpoint = dynamo.endpoint;
 });
 afterAll(async () => {
-  await stopProcess(dyn.proc);
-  rmSync(dir, { recursive: true, force: true });
+  await dynamo?.stop();
 });
 
 const entry = (id: string) => ({ id, from: "a:usa", to: "r:eu", body: id, sentAt: 1 });
@@ -49,7 +32,7 @@ describe("inbox", () => {
     expect(await inbox.tail("one:eu")).toBe(3);
   });
 
-  it("gives concurrent writers with stale caches one gapless sequence, each message once", async () => {
+  it("gives racing writers with stale caches one gapless sequence, each message once", async () => {
     const writers = Array.from(
       { length: 4 },
       () => new Inbox(dynamoClient(endpoint, "local")),

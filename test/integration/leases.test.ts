@@ -1,40 +1,23 @@
 // Region leases against a real DynamoDB-compatible server: a failed region's
 // lease is taken over with a higher epoch after it expires, handed back once
 // the home region is ready again, and never held by two regions at once.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { LeaseKeeper } from "../../apps/chat-server/lease-keeper.ts";
-import {
-  freePort,
-  startDynalite,
-  stopProcess,
-  tcpOpen,
-  waitFor,
-  type Service,
-} from "../../apps/local/services.ts";
 import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
 import { RegionLeases } from "../../apps/shared/leases.ts";
 import { silentLogger } from "../../apps/shared/logger.ts";
+import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 
-let dyn: Service;
-let dir: string;
+let dynamo: TestDynamo;
 let endpoint: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lease-test-"));
-  const port = await freePort();
-  dyn = startDynalite("dynamo", dir, port);
-  endpoint = `http://127.0.0.1:${port}`;
-  await waitFor("dynalite", () => tcpOpen(port), 20_000, dyn.proc);
-  await new Inbox(dynamoClient(endpoint, "local")).ensureTables();
+  dynamo = await startTestDynamo();
+  endpoint = dynamo.endpoint;
 });
 afterAll(async () => {
-  await stopProcess(dyn.proc);
-  rmSync(dir, { recursive: true, force: true });
+  await dynamo?.stop();
 });
 
 const ids = ["eu", "usa"];

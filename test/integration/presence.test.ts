@@ -66,7 +66,7 @@ const conn = (user: string, c: string) => ({
 });
 
 describe("presence registration after a session is replaced", () => {
-  it("replaces a node of its own old session, and leaves another session's node alone", async () => {
+  it("replaces its own old session's node and leaves another session's alone", async () => {
     const old = await session();
     const other = await session();
     const current = await session();

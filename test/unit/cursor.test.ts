@@ -102,7 +102,7 @@ describe("delivery cursor", () => {
     expect(h.sent).toEqual([1, 2, 3]);
   });
 
-  it("stops live delivery to a congested socket and catches up from the inbox on resume", async () => {
+  it("pauses a congested socket and catches it up from the inbox on resume", async () => {
     const h = harness(0);
     await h.cursor.start(0);
     h.store(1);

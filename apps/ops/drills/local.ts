@@ -7,7 +7,7 @@ import { zkDigestOf, type LocalSystem } from "../../local/runtime.ts";
 import { zkMode } from "../../local/services.ts";
 import { dynamoClient } from "../../shared/inbox.ts";
 import { RegionLeases } from "../../shared/leases.ts";
-import { PRESENCE_ROOT, BUCKETS } from "../../shared/presence.ts";
+import { listPresence } from "../../shared/presence.ts";
 import { ZkSession } from "../../shared/zk.ts";
 import { DrillHarness, type Receiver } from "./harness.ts";
 import { judge, percentiles, type DrillReport, type Thresholds } from "./report.ts";
@@ -301,13 +301,5 @@ async function commandsOn(port: number, password: string): Promise<number> {
 }
 
 async function presenceOf(zk: ZkSession, wss: string): Promise<number> {
-  const lists = await Promise.all(
-    Array.from({ length: BUCKETS }, (_, i) =>
-      zk.watchChildren(
-        `${PRESENCE_ROOT}/b${String(i).padStart(2, "0")}`,
-        () => undefined,
-      ),
-    ),
-  );
-  return lists.flat().filter((n) => n.includes(`~${wss}~`)).length;
+  return (await listPresence(zk)).filter((n) => n.includes(`~${wss}~`)).length;
 }
