@@ -18,6 +18,7 @@ import { EndpointProxy } from "./proxy.ts";
 import type { LocalSecrets } from "./secrets.ts";
 import {
   checkPrerequisites,
+  redisPing,
   startDynalite,
   startRedis,
   startZooKeeper,
@@ -387,23 +388,7 @@ function readinessCheck(p: LocalProcess, redisPassword: string): () => Promise<b
     case "zookeeper":
       return async () => (await zkMode(p.port)) !== undefined;
     case "redis":
-      return async () => {
-        const r = new Redis({
-          port: p.port,
-          host: "127.0.0.1",
-          password: redisPassword,
-          lazyConnect: true,
-          retryStrategy: () => null,
-          maxRetriesPerRequest: 0,
-        });
-        r.on("error", () => undefined);
-        try {
-          await r.connect();
-          return (await r.ping()) === "PONG";
-        } finally {
-          r.disconnect();
-        }
-      };
+      return () => redisPing(`redis://127.0.0.1:${p.port}`, redisPassword);
     case "dynamo":
       return async () =>
         (await fetch(`http://127.0.0.1:${p.port}/`).catch(() => null)) !== null;

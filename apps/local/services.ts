@@ -7,6 +7,8 @@ import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
+import { Redis } from "ioredis";
+
 /** A child process this runtime started, and how to reach it. */
 export interface Service {
   readonly name: string;
@@ -244,4 +246,21 @@ export async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<v
   const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** True when the Redis at `url` answers PING with `password`; never retries. */
+export async function redisPing(url: string, password: string): Promise<boolean> {
+  const r = new Redis(url, {
+    password,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === "PONG";
+  } finally {
+    r.disconnect();
+  }
 }

@@ -8,11 +8,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { Redis } from "ioredis";
-
 import { LocalSystem } from "../../apps/local/runtime.ts";
 import type { LocalSecrets } from "../../apps/local/secrets.ts";
-import { freePort, startRedis, waitFor } from "../../apps/local/services.ts";
+import { freePort, redisPing, startRedis, waitFor } from "../../apps/local/services.ts";
 import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
 import type { Proto } from "../load/protocol.ts";
 import { cpuProfFlags } from "./context.ts";
@@ -244,22 +242,6 @@ async function startPeer(name: "gateway" | "socketio", o: StartOptions): Promise
       await stop();
     },
   };
-}
-
-async function redisPing(url: string, password: string): Promise<boolean> {
-  const r = new Redis(url, {
-    password,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  r.on("error", () => undefined);
-  try {
-    await r.connect();
-    return (await r.ping()) === "PONG";
-  } finally {
-    r.disconnect();
-  }
 }
 
 /** The last lines of every app log in `dir`, for an error message. */
