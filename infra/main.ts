@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 
 import { App } from "cdktf";
 
-import { REGIONS_DIR, loadRegions } from "../regions/schema.ts";
+import { REGIONS_DIR, loadDeployment, loadRegions } from "../regions/schema.ts";
 import type { Regions } from "../regions/schema.ts";
 import { readDeploySettings } from "./settings.ts";
 import type { DeploySettings } from "./settings.ts";
@@ -50,6 +50,7 @@ export function buildApp(options: BuildAppOptions = {}): ChatApp {
   const env = options.env ?? process.env;
   const regionsDir = options.regionsDir ?? env.CHAT_REGIONS_DIR ?? REGIONS_DIR;
   const regions = loadRegions(resolve(regionsDir));
+  const deployment = loadDeployment(resolve(regionsDir));
 
   // Stack traces in construct metadata cost a large share of synth time; keep them off
   // unless someone debugging asks (CDKTF_STACK_TRACES=1).
@@ -64,7 +65,7 @@ export function buildApp(options: BuildAppOptions = {}): ChatApp {
   const regionStacks = new Map(
     [...regions.values()].map((region) => [
       region.id,
-      new RegionStack(app, { region, regions, settings }),
+      new RegionStack(app, { region, regions, deployment, settings }),
     ]),
   );
   return { app, settings, regions, globalStack, regionStacks };

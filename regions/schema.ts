@@ -1,7 +1,7 @@
 // The one schema every region file in this folder is validated against, and
 // the loader that applies it. Everything that reads regions (the apps, the
 // local runtime, the CDKTF app, chatctl) goes through loadRegions().
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -143,7 +143,7 @@ export class RegionConfigError extends Error {
  */
 export function loadRegions(dir: string = REGIONS_DIR): Regions {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".json"))
+    .filter((f) => f.endsWith(".json") && f !== DEPLOYMENT_FILE)
     .sort();
   if (files.length === 0) {
     throw new RegionConfigError(shortPath(dir), "", "holds no region file (*.json)");
@@ -185,8 +185,42 @@ export function loadRegions(dir: string = REGIONS_DIR): Regions {
   return Object.freeze(regions);
 }
 
+/** The file beside the region files holding the settings every region shares. */
+export const DEPLOYMENT_FILE = "deployment.json";
+
+/** How a message to many recipients reaches their WebSocket servers. */
+export const FANOUT_MODES = Object.freeze(["per-user", "per-group"] as const);
+export type Fanout = (typeof FANOUT_MODES)[number];
+
+/** The schema of deployment.json: settings all regions share. */
+export const deploymentSchema = z
+  .object({
+    fanout: z.enum(FANOUT_MODES, {
+      message: `must be one of ${FANOUT_MODES.map((m) => `"${m}"`).join(", ")}`,
+    }),
+  })
+  .strict();
+
+export type Deployment = Readonly<z.infer<typeof deploymentSchema>>;
+
+const DEFAULT_DEPLOYMENT: Deployment = Object.freeze({ fanout: "per-user" });
+
+/**
+ * Reads `deployment.json` of a regions folder (every setting defaults when the
+ * file is absent) and validates it; the error names the file and the field.
+ */
+export function loadDeployment(dir: string = REGIONS_DIR): Deployment {
+  const path = join(dir, DEPLOYMENT_FILE);
+  if (!existsSync(path)) return DEFAULT_DEPLOYMENT;
+  return parseSharedFile(path, readFileSync(path, "utf8"), deploymentSchema);
+}
+
 /** Validates the text of one region file; the error names `file` and the field. */
 export function parseRegionFile(file: string, text: string): Region {
+  return parseSharedFile(file, text, regionSchema);
+}
+
+function parseSharedFile<T>(file: string, text: string, schema: z.ZodType<T>): T {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -198,7 +232,7 @@ export function parseRegionFile(file: string, text: string): Region {
     );
   }
 
-  const result = regionSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const field = issue.path.join(".");

@@ -3,9 +3,17 @@
 // order) and then published to the recipient's topic if they are connected; a
 // message for a recipient of another region is handed to that region's chat
 // server, which does the same there.
-import type { Regions } from "../../regions/schema.ts";
+//
+// A message to a group is routed to the chat server serving the group's home
+// region, which checks the sender is a member and hands each member's copy to
+// the chat server serving that member's region. There every copy is stored in
+// the member's inbox first; then, in per-user fan-out, published to each
+// member's topic, and in per-group fan-out, published once to the group's
+// channel of that region with every member's sequence (the WSSs forward it).
+import type { Fanout, Regions } from "../../regions/schema.ts";
 import { ChatError } from "../shared/errors.ts";
-import { parseId, userTopic } from "../shared/ids.ts";
+import { eachLimited, type GroupStore } from "../shared/groups.ts";
+import { groupChannel, parseId, userTopic } from "../shared/ids.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { RegionLeases } from "../shared/leases.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -15,18 +23,39 @@ import type { PresenceCache } from "../shared/presence.ts";
 import type { Publisher } from "./publisher.ts";
 
 /** A send whose sender is known (a token subject, or a peer's word for it). */
-export interface Submission extends SendRequest {
+export type Submission = SendRequest & {
   readonly from: string;
   readonly sentAt: number;
-}
+};
 
 export interface Accepted {
   readonly id: string;
   readonly duplicate: boolean;
+  /** For a group message: the members it was stored for. */
+  readonly recipients?: number;
+}
+
+/** One group message's copies for members one region serves. */
+export interface GroupCopies {
+  readonly id: string;
+  readonly from: string;
+  readonly group: string;
+  readonly body: string;
+  readonly sentAt: number;
+  readonly members: readonly string[];
 }
 
 /** Hands a submission to the chat server of another region (the one named). */
 export type PeerForwarder = (region: string, s: Submission) => Promise<Accepted>;
+
+/** Hands group copies to the chat server of another region (the one named). */
+export type CopiesForwarder = (
+  region: string,
+  c: GroupCopies,
+) => Promise<{ duplicates: number }>;
+
+/** Appends of one group message's copies that run at once. */
+const APPEND_CONCURRENCY = 32;
 
 export interface DeliveryDeps {
   /** This chat server's region. */
@@ -38,6 +67,10 @@ export interface DeliveryDeps {
   /** Who serves each region's users; appends happen only under a held lease. */
   readonly leases: RegionLeases;
   readonly forward: PeerForwarder;
+  readonly forwardCopies: CopiesForwarder;
+  readonly groups: GroupStore;
+  /** How stored messages reach the WSSs. @default "per-user" */
+  readonly fanout?: Fanout;
   readonly log: Logger;
   readonly metrics: CsMetrics;
 }
@@ -58,6 +91,8 @@ export class Delivery {
    * `mayForward` is false for messages a peer already routed here.
    */
   async submit(s: Submission, mayForward: boolean): Promise<Accepted> {
+    if (s.group !== undefined) return this.submitGroup(s, s.group, mayForward);
+
     const { region, leases, metrics } = this.d;
     const to = parseId(s.to, this.d.regions, "to");
     const owner = leases.owner(to.region);
@@ -70,9 +105,7 @@ export class Delivery {
       metrics.accepted.inc({ route: "forwarded" });
       return out;
     }
-    if (!leases.holds(to.region, region, this.marginMs)) {
-      throw new ChatError("UNAVAILABLE", `region ${to.region} is changing hands; retry`);
-    }
+    this.requireLease(to.region);
 
     const id = messageId(s.from, s.clientMsgId, s.to);
     const entry = { id, from: s.from, to: s.to, body: s.body, sentAt: s.sentAt };
@@ -94,6 +127,131 @@ export class Delivery {
       this.d.log.debug({ id, to: s.to, seq }, "duplicate send");
     }
     return { id, duplicate };
+  }
+
+  /**
+   * A message to every member of a group: routed to the chat server serving
+   * the group's home region, which stores a copy for each member (through the
+   * chat servers serving the members' regions) before it answers.
+   */
+  private async submitGroup(
+    s: Submission,
+    groupId: string,
+    mayForward: boolean,
+  ): Promise<Accepted> {
+    const { region, leases, metrics } = this.d;
+    const home = parseId(groupId, this.d.regions, "group").region;
+    const owner = leases.owner(home);
+    if (owner !== region) {
+      if (!mayForward) {
+        const message = `region ${home} is served by ${owner}, not ${region}; retry`;
+        throw new ChatError("UNAVAILABLE", message);
+      }
+      const out = await this.d.forward(owner, s);
+      metrics.accepted.inc({ route: "forwarded" });
+      return out;
+    }
+
+    const group = await this.d.groups.get(groupId);
+    if (!group) throw new ChatError("NOT_FOUND", `no group ${groupId}`);
+    if (!group.members.includes(s.from)) {
+      throw new ChatError("FORBIDDEN", `${s.from} is not a member of ${groupId}`);
+    }
+
+    const byServer = new Map<string, string[]>();
+    for (const m of group.members) {
+      const server = leases.owner(m.slice(m.indexOf(":") + 1));
+      const list = byServer.get(server) ?? [];
+      list.push(m);
+      byServer.set(server, list);
+    }
+    const id = messageId(s.from, s.clientMsgId, groupId);
+    const copy = { id, from: s.from, group: groupId, body: s.body, sentAt: s.sentAt };
+    const results = await Promise.all(
+      [...byServer].map(([server, members]) =>
+        server === region
+          ? this.storeCopies({ ...copy, members })
+          : this.d.forwardCopies(server, { ...copy, members }),
+      ),
+    );
+    const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
+    metrics.accepted.inc({ route: "group" });
+    return {
+      id,
+      duplicate: duplicates === group.members.length,
+      recipients: group.members.length,
+    };
+  }
+
+  /**
+   * Stores a group message's copies for members of regions this chat server
+   * serves, then publishes them (per member, or once for the group).
+   */
+  async storeCopies(c: GroupCopies): Promise<{ duplicates: number }> {
+    const { region, metrics } = this.d;
+    for (const r of new Set(
+      c.members.map((m) => parseId(m, this.d.regions, "member").region),
+    )) {
+      this.requireLease(r);
+    }
+
+    const seqs: Record<string, number> = {};
+    const publishes: Promise<unknown>[] = [];
+    let duplicates = 0;
+    const perUser = this.d.fanout !== "per-group";
+    const stored = metrics.store.startTimer();
+    await eachLimited(c.members, APPEND_CONCURRENCY, async (to) => {
+      const epoch = this.d.leases.get(to.slice(to.indexOf(":") + 1))?.epoch;
+      const entry = {
+        id: c.id,
+        from: c.from,
+        to,
+        group: c.group,
+        body: c.body,
+        sentAt: c.sentAt,
+      };
+      const out = await this.d.inbox.append(to, { ...entry, epoch });
+      this.backlog.stored(to, out.seq);
+      seqs[to] = out.seq;
+      if (out.duplicate) duplicates++;
+      if (perUser && this.online(to)) {
+        publishes.push(
+          this.d.publisher.publish(userTopic(to), msgFrame({ seq: out.seq, ...entry })),
+        );
+      }
+    });
+    stored();
+
+    const published = metrics.publish.startTimer();
+    if (!perUser) {
+      const frame = JSON.stringify({
+        type: "gmsg",
+        id: c.id,
+        from: c.from,
+        group: c.group,
+        body: c.body,
+        sentAt: c.sentAt,
+        seqs,
+      });
+      publishes.push(this.d.publisher.publish(groupChannel(c.group, region), frame));
+    }
+    await Promise.all(publishes);
+    published();
+    if (duplicates > 0) metrics.duplicates.inc(duplicates);
+    return { duplicates };
+  }
+
+  /** Whether a stored message for `user` is published (else it waits in the inbox). */
+  private online(user: string): boolean {
+    const { presence } = this.d;
+    return !presence.synced || presence.isOnline(user);
+  }
+
+  /** Throws unless this chat server may append for `userRegion`'s users now. */
+  private requireLease(userRegion: string): void {
+    if (!this.d.leases.holds(userRegion, this.d.region, this.marginMs)) {
+      throw new ChatError("UNAVAILABLE", `region ${userRegion} is changing hands; retry`);
+    }
   }
 }
 

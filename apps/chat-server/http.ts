@@ -18,10 +18,17 @@ import { parseSendRequest } from "../shared/message.ts";
 import type { CsMetrics } from "../shared/metrics.ts";
 import type { RateLimiter } from "../shared/rate-limit.ts";
 import type { Delivery } from "./delivery.ts";
+import {
+  handleChange,
+  handleCopies,
+  handleGroupRoute,
+  type GroupApiDeps,
+} from "./group-api.ts";
 
 export interface ApiDeps {
   readonly regions: Regions;
   readonly delivery: Delivery;
+  readonly groupApi: GroupApiDeps;
   readonly inbox: Inbox;
   readonly verifier: TokenVerifier;
   readonly serviceKey: Uint8Array;
@@ -99,12 +106,21 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse) 
       if (typeof from !== "string" || typeof sentAt !== "number") {
         throw new ChatError("BAD_REQUEST", "internal send needs from and sentAt");
       }
-      deps.log.debug({ caller, to: send.to }, "internal send");
+      deps.log.debug({ caller, to: send.to, group: send.group }, "internal send");
       const submission = { ...send, from, sentAt };
       return sendJson(res, 202, await deps.delivery.submit(submission, origin === "wss"));
     }
-    default:
+    case "POST /internal/v1/group-copies":
+      await authService(deps, req);
+      return handleCopies(deps.groupApi, req, res);
+    case "POST /internal/v1/group-changes":
+      await authService(deps, req);
+      return handleChange(deps.groupApi, req, res);
+    default: {
+      const user = () => authUser(deps, req);
+      if (await handleGroupRoute(deps.groupApi, req, res, url.pathname, user)) return;
       throw new ChatError("NOT_FOUND", `no route ${route}; see docs/protocol.md`);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import {
   inboxReachable,
   onShutdown,
   openDynamo,
+  openGroups,
   openInbox,
   openLeases,
   openZk,
@@ -17,7 +18,8 @@ import {
 } from "../shared/bootstrap.ts";
 import { ChatError } from "../shared/errors.ts";
 import { intEnv, jsonEnv, requireEnv } from "../shared/env.ts";
-import { postInternalSend } from "../shared/internal-send.ts";
+import { UserGroups } from "../shared/groups.ts";
+import { postInternal, postInternalSend } from "../shared/internal-send.ts";
 import { createLogger } from "../shared/logger.ts";
 import { csMetrics } from "../shared/metrics.ts";
 import { PresenceCache } from "../shared/presence.ts";
@@ -25,11 +27,17 @@ import { RateLimiter } from "../shared/rate-limit.ts";
 import { openRedis } from "../shared/redis.ts";
 import { AckWorker } from "./ack-worker.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import { Delivery, type Accepted, type Submission } from "./delivery.ts";
+import {
+  Delivery,
+  type Accepted,
+  type GroupCopies,
+  type Submission,
+} from "./delivery.ts";
 import { createApi } from "./http.ts";
+import { MembershipAnnouncer, type MembershipChange } from "./membership.ts";
 import { Publisher } from "./publisher.ts";
 
-const { regions, region } = appRegion();
+const { regions, region, fanout } = appRegion();
 const csId = process.env.CHAT_CS_ID ?? `cs-${hostname()}-${process.pid}`;
 const log = createLogger("chat-server", { region, cs: csId });
 const metrics = csMetrics({ region, cs: csId });
@@ -53,6 +61,8 @@ const leases = openLeases(dynamo, regions);
 const zk = openZk(log, metrics);
 const presence = new PresenceCache(zk, log, zkDigest());
 const publisher = new Publisher(redis, log);
+const groups = openGroups(dynamo);
+const userGroups = new UserGroups(redis, groups);
 
 /** Hands a message to the chat server of the recipient's region. */
 function forward(to: string, s: Submission): Promise<Accepted> {
@@ -70,6 +80,47 @@ function forward(to: string, s: Submission): Promise<Accepted> {
   );
 }
 
+/** The base URL of another region's chat server. */
+function peerUrl(to: string): string {
+  const url = peers[to];
+  if (!url) {
+    throw new ChatError("UNAVAILABLE", `no chat server is configured for region ${to}`);
+  }
+  return url;
+}
+
+/** Hands a group message's copies to the chat server serving their region. */
+async function forwardCopies(
+  to: string,
+  c: GroupCopies,
+): Promise<{ duplicates: number }> {
+  const url = `${peerUrl(to)}/internal/v1/group-copies`;
+  const out = await postInternal(
+    url,
+    `region ${to}`,
+    serviceKey,
+    `cs:${region}`,
+    c,
+    10_000,
+  );
+  return { duplicates: Number(out.duplicates ?? 0) };
+}
+
+/** Announces a membership change to another region's chat server. */
+async function forwardChange(to: string, change: MembershipChange): Promise<void> {
+  const url = `${peerUrl(to)}/internal/v1/group-changes`;
+  await postInternal(url, `region ${to}`, serviceKey, `cs:${region}`, change, 5000);
+}
+
+const announcer = new MembershipAnnouncer(
+  region,
+  [...regions.keys()].filter((r) => r !== region),
+  redis,
+  userGroups,
+  forwardChange,
+  log,
+);
+
 const delivery = new Delivery({
   region,
   regions,
@@ -78,6 +129,9 @@ const delivery = new Delivery({
   publisher,
   leases,
   forward,
+  forwardCopies,
+  groups,
+  fanout,
   log,
   metrics,
 });
@@ -113,6 +167,7 @@ const userSends = new RateLimiter({ rate: sendsPerSecond, burst: sendsPerSecond 
 const api = createApi({
   regions,
   delivery,
+  groupApi: { regions, groups, delivery, announcer },
   inbox,
   verifier,
   serviceKey,
@@ -128,7 +183,7 @@ await keeper.start();
 acks.start();
 const port = intEnv("CHAT_PORT", 8081);
 api.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
-  log.info({ port }, "chat server listening");
+  log.info({ port, fanout }, "chat server listening");
 });
 
 onShutdown(log, async () => {
@@ -137,6 +192,7 @@ onShutdown(log, async () => {
   api.closeIdleConnections();
   await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
   keeper.stop();
+  announcer.stop();
   await acks.stop();
   publisher.close();
   zk.close();

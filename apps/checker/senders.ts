@@ -4,10 +4,19 @@
 // and reports every accepted send to the checker.
 import type { DeliveryChecker } from "./checker.ts";
 
+/** A group to send to, with the members whose deliveries the checker expects. */
+export interface GroupTarget {
+  readonly group: string;
+  readonly members: readonly string[];
+}
+
+/** A user id, or a group. */
+export type Target = string | GroupTarget;
+
 /** Sends one message; resolves with its id once accepted, rejects otherwise. */
 export type SendFn = (
   from: string,
-  to: string,
+  to: Target,
   body: string,
   clientMsgId: string,
 ) => Promise<string>;
@@ -15,8 +24,19 @@ export type SendFn = (
 export interface SenderPlan {
   readonly from: string;
   /** Recipients, cycled through in order. */
-  readonly to: readonly string[];
+  readonly to: readonly Target[];
   readonly count: number;
+}
+
+/** The body of a send to `to`: `{to}` for a user, `{group}` for a group. */
+export function sendBody(
+  to: Target,
+  body: string,
+  clientMsgId: string,
+): Record<string, string> {
+  const target: Record<string, string> =
+    typeof to === "string" ? { to } : { group: to.group };
+  return { ...target, body, clientMsgId };
 }
 
 export interface SendersOptions {
@@ -57,7 +77,8 @@ export async function runSenders(o: SendersOptions): Promise<SendersResult> {
         for (;;) {
           try {
             const id = await o.send(plan.from, to, body, clientMsgId);
-            o.checker.sent(to, id);
+            if (typeof to === "string") o.checker.sent(to, id);
+            else for (const m of to.members) o.checker.sent(m, id);
             accepted++;
             o.onAccepted?.(accepted);
             break;

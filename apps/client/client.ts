@@ -14,6 +14,8 @@ export interface MsgFrame {
   readonly id: string;
   readonly from: string;
   readonly to: string;
+  /** Set when the message was sent to a group. */
+  readonly group?: string;
   readonly body: string;
   readonly sentAt: number;
 }
@@ -120,8 +122,22 @@ export class ChatClient extends EventEmitter {
     body: string,
     clientMsgId: string = randomUUID(),
   ): Promise<{ id: string }> {
-    return new Promise((resolve, reject) => {
-      const frame = JSON.stringify({ type: "send", to, body, clientMsgId });
+    return this.sendFrame({ type: "send", to, body, clientMsgId });
+  }
+
+  /** Sends a message to every member of a group; resolves once every copy is stored. */
+  sendGroup(
+    group: string,
+    body: string,
+    clientMsgId: string = randomUUID(),
+  ): Promise<{ id: string }> {
+    return this.sendFrame({ type: "send", group, body, clientMsgId });
+  }
+
+  private sendFrame(send: { clientMsgId: string } & Record<string, string>) {
+    const { clientMsgId } = send;
+    return new Promise<{ id: string }>((resolve, reject) => {
+      const frame = JSON.stringify(send);
       const timer = setTimeout(() => {
         this.pending.delete(clientMsgId);
         reject(

@@ -10,7 +10,12 @@ import { fileURLToPath } from "node:url";
 
 import { Redis } from "ioredis";
 
-import { loadRegions, type Regions } from "../../regions/schema.ts";
+import {
+  loadDeployment,
+  loadRegions,
+  type Fanout,
+  type Regions,
+} from "../../regions/schema.ts";
 import { dynamoClient, Inbox } from "../shared/inbox.ts";
 import { withDefaults } from "../shared/options.ts";
 import { allocatePorts, type Ports, type RegionPorts } from "./ports.ts";
@@ -43,6 +48,8 @@ export interface LocalOptions {
   readonly zkEnsemble?: 1 | 3;
   /** Run a Redis replica per region behind a movable primary endpoint. @default false */
   readonly redisReplica?: boolean;
+  /** How messages reach the WSSs. @default the fanout of regions/deployment.json */
+  readonly fanout?: Fanout;
   /** Extra environment for every app process (timeouts in tests, log level). */
   readonly appEnv?: Readonly<Record<string, string>>;
   /** Abort start-up after this long. @default 60000 */
@@ -72,6 +79,7 @@ export interface LocalStatus {
   readonly pid: number;
   readonly dir: string;
   readonly dynamo: string;
+  readonly fanout: Fanout;
   readonly regions: Record<string, RegionEndpoints>;
 }
 
@@ -127,6 +135,7 @@ export class LocalSystem {
       pid: process.pid,
       dir: o.dir,
       dynamo: `http://127.0.0.1:${ports.dynamo}`,
+      fanout: options.fanout ?? loadDeployment().fanout,
       regions,
     };
     const system = new LocalSystem(options, status, ports);
@@ -297,6 +306,7 @@ export class LocalSystem {
         CHAT_EXIT_WITH_PARENT: "1",
         AWS_REGION: "local",
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        CHAT_FANOUT: this.status.fanout,
         ...appEnv,
       };
       const cs = `${id}-cs`;

@@ -12,8 +12,10 @@ import { token } from "./token.ts";
 const HELP = `chatctl: operate the multi-region chat system
 
   chatctl local up [--only usa,eu] [--wss 2] [--zk-ensemble 1|3] [--redis-replica]
-                  [--console-port p]           start every region locally, and the web
-                                               console (npm start)
+                  [--console-port p] [--fanout per-user|per-group]
+                                               start every region locally, and the web
+                                               console (npm start); fan-out defaults to
+                                               regions/deployment.json
   chatctl local status [--json]                endpoints and health of the local system
   chatctl token <userId> [--ttl seconds]       print a token for the local secret
   chatctl chat <userId>                        chat from the terminal: type "bob:eu hello"

@@ -1,6 +1,7 @@
 // chatctl local up | status: the whole system on this machine.
 import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 
+import { FANOUT_MODES, type Fanout } from "../../regions/schema.ts";
 import { ConsoleServer } from "../console/server.ts";
 import { LocalSystem, type LocalStatus } from "../local/runtime.ts";
 import { loadOrCreateSecrets } from "../local/secrets.ts";
@@ -17,9 +18,14 @@ export async function localUp(args: string[]): Promise<number> {
       "zk-ensemble": { type: "string" },
       "redis-replica": { type: "boolean" },
       "console-port": { type: "string" },
+      fanout: { type: "string" },
     },
     0,
   );
+  const fanout = values.fanout;
+  if (fanout !== undefined && !(FANOUT_MODES as readonly string[]).includes(fanout)) {
+    throw new UsageError(`--fanout must be one of ${FANOUT_MODES.join(", ")}`);
+  }
   const zkEnsemble =
     values["zk-ensemble"] === undefined ? 1 : Number(values["zk-ensemble"]);
   if (zkEnsemble !== 1 && zkEnsemble !== 3) {
@@ -64,6 +70,7 @@ export async function localUp(args: string[]): Promise<number> {
     wssPerRegion,
     zkEnsemble,
     redisReplica: values["redis-replica"] === true,
+    fanout: fanout as Fanout | undefined,
   });
   // The local console (apps/console): a page over this system, on 127.0.0.1 only.
   const web = await ConsoleServer.start({ system, port: consolePort }).catch(
@@ -149,6 +156,7 @@ function endpointTable(s: LocalStatus, health?: Record<string, boolean>): string
     rows.push([id, "zookeeper", r.zookeeper, ...(health ? [""] : [])]);
   }
   rows.push(["all", "inbox (dynalite)", s.dynamo, ...(health ? [""] : [])]);
+  rows.push(["all", "fan-out", s.fanout ?? "per-user", ...(health ? [""] : [])]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return (
     rows

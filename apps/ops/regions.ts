@@ -7,6 +7,7 @@ import { GLOBAL_STACK_NAME, regionStackName } from "../../infra/names.ts";
 import {
   cidrsOverlap,
   formatIp,
+  loadDeployment,
   loadRegions,
   parseRegionFile,
   RegionConfigError,
@@ -49,8 +50,10 @@ export async function regionsCommand(
     case "validate": {
       const { values } = parse(args, { dir: { type: "string" } }, 0);
       const regions = loadRegions(regionsDir(values.dir));
+      const deployment = loadDeployment(regionsDir(values.dir));
       process.stdout.write(
-        `ok: ${regions.size} region file(s) valid: ${[...regions.keys()]}\n`,
+        `ok: ${regions.size} region file(s) valid: ${[...regions.keys()]}; ` +
+          `fan-out ${deployment.fanout}\n`,
       );
       return 0;
     }

@@ -2,9 +2,16 @@
 // inbox, Redis and ZooKeeper from the environment, and stop on a signal.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
-import { loadRegions, type Regions } from "../../regions/schema.ts";
+import {
+  FANOUT_MODES,
+  loadDeployment,
+  loadRegions,
+  type Fanout,
+  type Regions,
+} from "../../regions/schema.ts";
 import { TokenVerifier } from "./auth.ts";
 import { intEnv, requireEnv } from "./env.ts";
+import { GroupStore } from "./groups.ts";
 import { dynamoClient, Inbox } from "./inbox.ts";
 import { RegionLeases } from "./leases.ts";
 import type { Logger } from "./logger.ts";
@@ -14,14 +21,30 @@ import { ZkSession } from "./zk.ts";
 
 type BaseMetrics = ReturnType<typeof baseMetrics>;
 
-/** The declared regions and this process's own region (CHAT_REGION). */
-export function appRegion(): { regions: Regions; region: string } {
-  const regions = loadRegions(process.env.CHAT_REGIONS_DIR || undefined);
+/**
+ * The declared regions, this process's own region (CHAT_REGION) and the
+ * fan-out mode: CHAT_FANOUT when set (the deployment sets it from
+ * deployment.json), else deployment.json of the regions folder.
+ */
+export function appRegion(): { regions: Regions; region: string; fanout: Fanout } {
+  const dir = process.env.CHAT_REGIONS_DIR || undefined;
+  const regions = loadRegions(dir);
   const region = requireEnv("CHAT_REGION");
   if (!regions.has(region)) {
     throw new Error(`CHAT_REGION "${region}" is not declared in regions/`);
   }
-  return { regions, region };
+  return { regions, region, fanout: fanoutSetting(dir) };
+}
+
+function fanoutSetting(dir: string | undefined): Fanout {
+  const env = process.env.CHAT_FANOUT;
+  if (!env) return loadDeployment(dir).fanout;
+  if (!(FANOUT_MODES as readonly string[]).includes(env)) {
+    throw new Error(
+      `CHAT_FANOUT must be one of ${FANOUT_MODES.join(", ")} (got "${env}")`,
+    );
+  }
+  return env as Fanout;
 }
 
 export function tokenVerifier(regions: Regions): TokenVerifier {
@@ -62,6 +85,11 @@ export function openInbox(client: DynamoDBClient): Inbox {
     inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
     dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
   });
+}
+
+/** Groups, kept in the control (dedup) table beside the leases. */
+export function openGroups(client: DynamoDBClient): GroupStore {
+  return new GroupStore(client, { table: process.env.CHAT_DEDUP_TABLE || undefined });
 }
 
 /** Region leases, kept in the control (dedup) table; CHAT_LEASE_MS sets their length. */

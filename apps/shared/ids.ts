@@ -57,3 +57,14 @@ export function parseId(value: unknown, regions: Regions, what = "id"): ParsedId
 export function userTopic(userId: string): string {
   return `u:${userId}`;
 }
+
+/**
+ * The Redis channel on which a group's messages reach the WSSs of one region
+ * (per-group fan-out): `g:<group id>:<region>`. Only call with parsed ids.
+ */
+export function groupChannel(groupId: string, region: string): string {
+  return `g:${groupId}:${region}`;
+}
+
+/** The Redis channel on which a region's WSSs learn of membership changes. */
+export const GROUP_CONTROL_CHANNEL = "ctl:groups";

@@ -30,6 +30,8 @@ export interface InboxEntry {
   readonly id: string;
   readonly from: string;
   readonly to: string;
+  /** The group the message was sent to, when it was sent to a group. */
+  readonly group?: string;
   readonly body: string;
   readonly sentAt: number;
 }
@@ -368,6 +370,7 @@ function toEntry(item: Record<string, unknown>): InboxEntry {
     id: String(item.id),
     from: String(item.from),
     to: String(item.to),
+    ...(typeof item.group === "string" ? { group: item.group } : {}),
     body: String(item.body),
     sentAt: Number(item.sentAt),
   };

@@ -10,19 +10,43 @@ import { parseId } from "./ids.ts";
 export const MAX_BODY_CHARS = 8192;
 const CLIENT_MSG_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-export interface SendRequest {
-  readonly to: string;
-  readonly body: string;
-  readonly clientMsgId: string;
-}
+/** A send to one user (`to`) or to every member of a group (`group`). */
+export type SendRequest =
+  | {
+      readonly to: string;
+      readonly group?: undefined;
+      readonly body: string;
+      readonly clientMsgId: string;
+    }
+  | {
+      readonly group: string;
+      readonly to?: undefined;
+      readonly body: string;
+      readonly clientMsgId: string;
+    };
 
-/** Validates `{to, body, clientMsgId?}`; a missing clientMsgId gets a random one. */
+/**
+ * Validates `{to | group, body, clientMsgId?}`; a missing clientMsgId gets a
+ * random one.
+ */
 export function parseSendRequest(input: unknown, regions: Regions): SendRequest {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new ChatError("BAD_REQUEST", 'send a JSON object {"to","body","clientMsgId"}');
+    throw new ChatError(
+      "BAD_REQUEST",
+      'send a JSON object {"to" or "group", "body", "clientMsgId"}',
+    );
   }
   const o = input as Record<string, unknown>;
-  const to = parseId(o.to, regions, "to").id;
+  if ((o.to === undefined) === (o.group === undefined)) {
+    throw new ChatError(
+      "BAD_REQUEST",
+      'name either "to" (a user) or "group" (a group), not both or neither',
+    );
+  }
+  const target =
+    o.to === undefined
+      ? { group: parseId(o.group, regions, "group").id }
+      : { to: parseId(o.to, regions, "to").id };
 
   if (typeof o.body !== "string" || o.body.length === 0) {
     throw new ChatError("BAD_REQUEST", "body must be a non-empty string");
@@ -39,7 +63,7 @@ export function parseSendRequest(input: unknown, regions: Regions): SendRequest 
       "clientMsgId must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-'",
     );
   }
-  return { to, body: o.body, clientMsgId };
+  return { ...target, body: o.body, clientMsgId };
 }
 
 /**
@@ -53,12 +77,16 @@ export function messageId(from: string, clientMsgId: string, to: string): string
   return `m_${digest.slice(0, 22)}`;
 }
 
-/** The frame a client receives for one inbox entry; live and replayed alike. */
+/**
+ * The frame a client receives for one inbox entry; live and replayed alike.
+ * `sentAt` is always last (the WSS reads it from the end).
+ */
 export function msgFrame(e: {
   seq: number;
   id: string;
   from: string;
   to: string;
+  group?: string;
   body: string;
   sentAt: number;
 }): string {
@@ -68,6 +96,7 @@ export function msgFrame(e: {
     id: e.id,
     from: e.from,
     to: e.to,
+    group: e.group,
     body: e.body,
     sentAt: e.sentAt,
   });

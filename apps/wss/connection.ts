@@ -8,7 +8,7 @@ import type { Regions } from "../../regions/schema.ts";
 import { ChatError, ERRORS, type ErrorCode } from "../shared/errors.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
-import { msgFrame, parseSendRequest } from "../shared/message.ts";
+import { msgFrame, parseSendRequest, type SendRequest } from "../shared/message.ts";
 import type { WssMetrics } from "../shared/metrics.ts";
 import type { PresenceRegistrar } from "../shared/presence.ts";
 import type { RateLimiter } from "../shared/rate-limit.ts";
@@ -18,7 +18,7 @@ import type { Hub, Member } from "./hub.ts";
 /** Hands a validated send to the region's chat server. */
 export type SendToChatServer = (
   from: string,
-  req: { to: string; body: string; clientMsgId: string },
+  req: SendRequest,
 ) => Promise<{ id: string }>;
 
 export interface ConnectionDeps {

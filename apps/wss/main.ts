@@ -8,6 +8,7 @@ import {
   inboxReachable,
   onShutdown,
   openDynamo,
+  openGroups,
   openInbox,
   openLeases,
   openZk,
@@ -16,6 +17,7 @@ import {
   zkDigest,
 } from "../shared/bootstrap.ts";
 import { intEnv, requireEnv } from "../shared/env.ts";
+import { UserGroups } from "../shared/groups.ts";
 import { postInternalSend } from "../shared/internal-send.ts";
 import { createLogger } from "../shared/logger.ts";
 import { wssMetrics } from "../shared/metrics.ts";
@@ -25,7 +27,7 @@ import type { SendToChatServer } from "./connection.ts";
 import { Hub } from "./hub.ts";
 import { ChatWss } from "./server.ts";
 
-const { regions, region } = appRegion();
+const { regions, region, fanout } = appRegion();
 const wssId = (process.env.CHAT_WSS_ID ?? `wss-${hostname()}-${process.pid}`)
   .toLowerCase()
   .replace(/[^a-z0-9.-]/g, "-");
@@ -78,7 +80,12 @@ async function ready(): Promise<Record<string, boolean>> {
   };
 }
 
-const hub = new Hub(sub, log);
+const userGroups = new UserGroups(redis, openGroups(dynamo));
+const hub = new Hub(sub, log, {
+  fanout,
+  region,
+  loadGroups: (user) => userGroups.get(user),
+});
 const server = new ChatWss(
   {
     wssId,
@@ -134,11 +141,12 @@ async function followLeases(): Promise<void> {
 
 await leases.refresh().catch(() => undefined);
 setInterval(() => void followLeases(), intEnv("CHAT_LEASE_REFRESH_MS", 1000)).unref();
+await hub.start();
 await zk.start();
 await ensurePresenceTree(zk, zkDigest());
 const port = intEnv("CHAT_PORT", 8080);
 server.http.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
-  log.info({ port }, "wss listening");
+  log.info({ port, fanout }, "wss listening");
 });
 
 onShutdown(log, async () => {

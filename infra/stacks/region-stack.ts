@@ -5,7 +5,7 @@ import type { Construct } from "constructs";
 
 import { AwsProvider } from "../aws.ts";
 
-import type { Region, Regions } from "../../regions/schema.ts";
+import type { Deployment, Region, Regions } from "../../regions/schema.ts";
 import { AppPlatform } from "../constructs/app-platform.ts";
 import { awsAccount } from "../constructs/aws-context.ts";
 import { BackboneAttachment } from "../constructs/backbone-attachment.ts";
@@ -35,13 +35,15 @@ export interface RegionStackProps {
   readonly region: Region;
   /** Every region of the deployment (peers for the backbone and the chat servers). */
   readonly regions: Regions;
+  /** Settings every region shares (regions/deployment.json). */
+  readonly deployment: Deployment;
   readonly settings: DeploySettings;
 }
 
 /** One chat region: network, Redis, ZooKeeper, WSS fleet, chat servers and routing. */
 export class RegionStack extends TerraformStack {
   constructor(scope: Construct, props: RegionStackProps) {
-    const { region, regions, settings } = props;
+    const { region, regions, deployment, settings } = props;
     const name = regionStackName(region.id);
     super(scope, name);
 
@@ -113,6 +115,7 @@ export class RegionStack extends TerraformStack {
       CHAT_ZK_CONNECT: zookeeper.connectString,
       CHAT_INBOX_TABLE: INBOX_TABLE,
       CHAT_DEDUP_TABLE: DEDUP_TABLE,
+      CHAT_FANOUT: deployment.fanout,
       AWS_REGION: region.awsRegion,
     };
     const sharedSecrets = {

@@ -10,13 +10,15 @@ import {
   type ChatClientOptions,
   type MsgFrame,
 } from "../../apps/client/client.ts";
+import { Redis } from "ioredis";
+
 import { LocalSystem, zkDigestOf, type LocalOptions } from "../../apps/local/runtime.ts";
 import { ZkSession } from "../../apps/shared/zk.ts";
 import type { LocalSecrets } from "../../apps/local/secrets.ts";
 import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
 import { dynamoClient, Inbox } from "../../apps/shared/inbox.ts";
 import type { DeliveryChecker } from "../../apps/checker/checker.ts";
-import type { SendFn } from "../../apps/checker/senders.ts";
+import { sendBody, type SendFn } from "../../apps/checker/senders.ts";
 
 /** App settings that make faults show quickly in tests. */
 export const FAST_APP_ENV = Object.freeze({
@@ -123,10 +125,54 @@ export class TestSystem {
     return { status: res.status, body: json };
   }
 
+  /** A request to a region's chat server API as `user` (the user's home region by default). */
+  async api(
+    user: string,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    region?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const cs = this.region(region ?? user.split(":")[1]!).cs;
+    const res = await fetch(`${cs}${path}`, {
+      method,
+      signal: AbortSignal.timeout(10_000),
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        authorization: `Bearer ${await this.token(user)}`,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    return { status: res.status, body: json };
+  }
+
+  /** Creates a group owned by `owner`; throws unless the chat server created it. */
+  async createGroup(
+    owner: string,
+    id: string,
+    members: readonly string[],
+  ): Promise<void> {
+    const res = await this.api(owner, "POST", "/v1/groups", { id, members });
+    if (res.status !== 201) {
+      throw new Error(
+        `creating ${id} answered ${res.status}: ${JSON.stringify(res.body)}`,
+      );
+    }
+  }
+
+  /** A command connection to a region's Redis, with the apps' password. */
+  redis(region: string): Redis {
+    return new Redis(this.region(region).redis, {
+      password: this.secrets.redisPassword,
+      lazyConnect: false,
+    });
+  }
+
   /** A sender for runSenders: POST /v1/messages at the sender's home chat server. */
   httpSend(): SendFn {
     return async (from, to, body, clientMsgId) => {
-      const res = await this.post(from, { to, body, clientMsgId });
+      const res = await this.post(from, sendBody(to, body, clientMsgId));
       if (res.status !== 202) throw new Error(`send answered ${res.status}`);
       return String(res.body.id);
     };

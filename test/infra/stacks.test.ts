@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { loadRegions } from "../../regions/schema.ts";
+import { loadDeployment, loadRegions } from "../../regions/schema.ts";
 import type { StackJson, Synthesized } from "./support/synth.ts";
 import { EXTRA_REGION, dataOf, resourcesOf, synthDeployment } from "./support/synth.ts";
 
@@ -189,6 +189,7 @@ describe("the app environment", () => {
       "CHAT_ZK_CONNECT",
       "CHAT_INBOX_TABLE",
       "CHAT_DEDUP_TABLE",
+      "CHAT_FANOUT",
       "AWS_REGION",
     ];
     expect(Object.keys(envOf(wss))).toEqual(
@@ -213,6 +214,7 @@ describe("the app environment", () => {
       AWS_REGION: region.awsRegion,
       CHAT_INBOX_TABLE: "chat-inbox",
       CHAT_DEDUP_TABLE: "chat-dedup",
+      CHAT_FANOUT: loadDeployment().fanout,
       CHAT_CS_URL: `https://${region.id}.cs.chat.example.com`,
     });
     expect(envOf(cs).CHAT_PORT).toBe("8081");

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   cidrsOverlap,
+  loadDeployment,
   loadRegions,
   parseCidr,
   REGIONS_DIR,
@@ -133,5 +134,35 @@ describe("region files", () => {
     expect(cidrsOverlap("10.10.0.0/16", "10.10.255.0/24")).toBe(true);
     expect(cidrsOverlap("10.10.0.0/16", "10.11.0.0/16")).toBe(false);
     expect(parseCidr("10.10.0.0/8")).toMatch(/prefix from \/16 to \/24/);
+  });
+});
+
+describe("deployment.json", () => {
+  it("is read beside the region files and is not a region file itself", () => {
+    const dir = dirWith({
+      "apac.json": valid,
+      "deployment.json": { fanout: "per-group" },
+    });
+    expect([...loadRegions(dir).keys()]).toEqual(["apac"]);
+    expect(loadDeployment(dir)).toEqual({ fanout: "per-group" });
+  });
+
+  it("defaults to per-user fan-out when the file is absent", () => {
+    expect(loadDeployment(dirWith({ "apac.json": valid }))).toEqual({
+      fanout: "per-user",
+    });
+  });
+
+  it("ships with a valid setting", () => {
+    expect(["per-user", "per-group"]).toContain(loadDeployment(REGIONS_DIR).fanout);
+  });
+
+  it("names the file and the field of a bad setting", () => {
+    const bad = dirWith({ "deployment.json": { fanout: "per-room" } });
+    expect(() => loadDeployment(bad)).toThrow(
+      /deployment\.json: field "fanout" must be one of "per-user", "per-group"/,
+    );
+    const extra = dirWith({ "deployment.json": { fanout: "per-user", shards: 2 } });
+    expect(() => loadDeployment(extra)).toThrow(/unknown key\(s\) "shards"/);
   });
 });

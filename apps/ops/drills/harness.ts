@@ -7,7 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { DeliveryChecker } from "../../checker/checker.ts";
-import { runSenders, type SendersResult } from "../../checker/senders.ts";
+import {
+  runSenders,
+  sendBody,
+  type SendersResult,
+  type Target,
+} from "../../checker/senders.ts";
 import { ChatClient, type MsgFrame } from "../../client/client.ts";
 import { LocalSystem, type LocalOptions } from "../../local/runtime.ts";
 import type { LocalSecrets } from "../../local/secrets.ts";
@@ -145,7 +150,7 @@ export class DrillHarness {
       (_, i) => `drill-s${i}:${regions[i % regions.length]}`,
     );
     const key = secretKey(this.secrets.jwtSecret);
-    const send = async (from: string, to: string, body: string, clientMsgId: string) => {
+    const send = async (from: string, to: Target, body: string, clientMsgId: string) => {
       // A sender whose region is down posts to another region's chat server.
       const token = await signUserToken(key, from);
       let last: unknown;
@@ -159,7 +164,7 @@ export class DrillHarness {
                 "content-type": "application/json",
                 authorization: `Bearer ${token}`,
               },
-              body: JSON.stringify({ to, body, clientMsgId }),
+              body: JSON.stringify(sendBody(to, body, clientMsgId)),
               signal: AbortSignal.timeout(3000),
             },
           );
