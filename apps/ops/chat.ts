@@ -1,5 +1,6 @@
-// chatctl chat: a terminal chat client. Each input line is "<to> <message>";
-// incoming messages print as they arrive. Reconnects by itself.
+// chatctl chat: a terminal chat client. Each input line is "<to> <message>"
+// ("#<group> <message>" for a group); incoming messages print as they arrive.
+// Reconnects by itself.
 import { createInterface } from "node:readline";
 
 import { loadRegions } from "../../regions/schema.ts";
@@ -32,7 +33,9 @@ export async function chat(args: string[]): Promise<number> {
   client.on("close", (code: number) => {
     if (!quitting) out(`* disconnected (${code}); reconnecting...`);
   });
-  client.on("msg", (m) => out(`#${m.seq} ${m.from}: ${printable(m.body)}`));
+  client.on("msg", (m) =>
+    out(`#${m.seq} ${m.group ? `[${m.group}] ` : ""}${m.from}: ${printable(m.body)}`),
+  );
   client.on(
     "error-frame",
     (f: { code: string; message: string; clientMsgId?: string }) => {
@@ -41,7 +44,8 @@ export async function chat(args: string[]): Promise<number> {
     },
   );
   await client.connect();
-  out('* type "<to> <message>", e.g. "bob:eu hello"; Ctrl-D to quit');
+  out('* type "<to> <message>", e.g. "bob:eu hello", or "#team:usa hi" for a group;');
+  out("* Ctrl-D to quit");
 
   const sends: Promise<void>[] = [];
   const rl = createInterface({ input: process.stdin, terminal: false });
@@ -52,8 +56,11 @@ export async function chat(args: string[]): Promise<number> {
       continue;
     }
     const [, to, body] = m;
+    const sent = to!.startsWith("#")
+      ? client.sendGroup(to!.slice(1), body!)
+      : client.send(to!, body!);
     sends.push(
-      client.send(to!, body!).then(
+      sent.then(
         ({ id }) => void out(`> ${to} (${id})`),
         (err: Error) => void out(`! ${err.message}`),
       ),
