@@ -444,6 +444,76 @@ describe("hostile requests at the chat server", () => {
       401,
       "UNAUTHENTICATED",
     ],
+    [
+      "user token on the internal group-copies route",
+      async () =>
+        post("/internal/v1/group-copies", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: JSON.stringify({ id: "m_x", from: "m:usa", group: "g:usa", members: [] }),
+        }),
+      401,
+      "UNAUTHENTICATED",
+    ],
+    [
+      "a group whose members are not a list",
+      async () =>
+        post("/v1/groups", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: JSON.stringify({ id: "hg1:usa", members: { "a:usa": 1 } }),
+        }),
+      400,
+      "BAD_REQUEST",
+    ],
+    [
+      "a group change naming 1,001 members",
+      async () =>
+        post("/v1/groups", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: JSON.stringify({
+            id: "hg2:usa",
+            members: Array.from({ length: 1001 }, (_, i) => `u${i}:usa`),
+          }),
+        }),
+      400,
+      "BAD_REQUEST",
+    ],
+    [
+      "a group id with a path in it",
+      async () =>
+        post("/v1/groups/..%2F..%2Fetc:usa", { token: await sys.token("m:usa") }),
+      400,
+      "BAD_ID",
+    ],
+    [
+      "a send to a group that does not exist",
+      async () =>
+        post("/v1/messages", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: JSON.stringify({ group: "nogroup:usa", body: "x" }),
+        }),
+      404,
+      "NOT_FOUND",
+    ],
+    [
+      "a group send naming a user as well",
+      async () =>
+        post("/v1/messages", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: JSON.stringify({ group: "g:usa", to: "by0:usa", body: "x" }),
+        }),
+      400,
+      "BAD_REQUEST",
+    ],
   ];
   for (const [name, run, status, code] of cases) {
     it(`answers ${name} with ${status} ${code}`, async () => {
