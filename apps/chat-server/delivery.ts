@@ -20,6 +20,7 @@ import type { Logger } from "../shared/logger.ts";
 import { messageId, msgFrame, type SendRequest } from "../shared/message.ts";
 import type { CsMetrics } from "../shared/metrics.ts";
 import type { PresenceCache } from "../shared/presence.ts";
+import type { RateLimiter } from "../shared/rate-limit.ts";
 import type { Publisher } from "./publisher.ts";
 
 /** A send whose sender is known (a token subject, or a peer's word for it). */
@@ -69,6 +70,8 @@ export interface DeliveryDeps {
   readonly forward: PeerForwarder;
   readonly forwardCopies: CopiesForwarder;
   readonly groups: GroupStore;
+  /** Group copies per sender (a group message costs one per member). */
+  readonly groupCopies?: RateLimiter;
   /** How stored messages reach the WSSs. @default "per-user" */
   readonly fanout?: Fanout;
   readonly log: Logger;
@@ -157,6 +160,13 @@ export class Delivery {
     if (!group.members.includes(s.from)) {
       throw new ChatError("FORBIDDEN", `${s.from} is not a member of ${groupId}`);
     }
+    const wait = this.d.groupCopies?.take(s.from, group.members.length) ?? 0;
+    if (wait > 0) {
+      throw new ChatError(
+        "RATE_LIMITED",
+        `too many group messages (one per member); retry in ${wait} s`,
+      );
+    }
 
     const byServer = new Map<string, string[]>();
     for (const m of group.members) {
@@ -238,6 +248,7 @@ export class Delivery {
     await Promise.all(publishes);
     published();
     if (duplicates > 0) metrics.duplicates.inc(duplicates);
+    metrics.groupCopies.inc(c.members.length);
     return { duplicates };
   }
 

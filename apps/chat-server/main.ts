@@ -121,6 +121,12 @@ const announcer = new MembershipAnnouncer(
   log,
 );
 
+const copiesPerSecond = intEnv("CHAT_RATE_GROUP_COPIES_PER_S", 5000);
+const groupCopies = new RateLimiter({
+  rate: copiesPerSecond,
+  burst: copiesPerSecond * 4,
+});
+
 const delivery = new Delivery({
   region,
   regions,
@@ -131,6 +137,7 @@ const delivery = new Delivery({
   forward,
   forwardCopies,
   groups,
+  groupCopies,
   fanout,
   log,
   metrics,

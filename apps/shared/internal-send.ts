@@ -3,7 +3,7 @@
 // handing a message to the chat server serving the recipient's region, group
 // copies to store in another region, and membership changes to announce there.
 import { signServiceToken } from "./auth.ts";
-import { ChatError } from "./errors.ts";
+import { ChatError, ERRORS, type ErrorCode } from "./errors.ts";
 import type { SendRequest } from "./message.ts";
 
 export type InternalSend = SendRequest & {

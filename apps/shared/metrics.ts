@@ -85,6 +85,11 @@ export function wssMetrics(labels: Record<string, string>) {
       labelNames: ["action"],
       registers: r,
     }),
+    groupChannels: new Gauge({
+      name: "chat_wss_group_channels",
+      help: "Group channels subscribed (per-group fan-out)",
+      registers: r,
+    }),
     closes: new Counter({
       name: "chat_wss_closes_total",
       help: "Connections closed, by close code",
@@ -135,6 +140,11 @@ export function csMetrics(labels: Record<string, string>) {
     acksApplied: new Counter({
       name: "chat_cs_acks_applied_total",
       help: "Acknowledged cursors moved in the inbox",
+      registers: r,
+    }),
+    groupCopies: new Counter({
+      name: "chat_cs_group_copies_total",
+      help: "Group message copies stored here (one per member)",
       registers: r,
     }),
   };

@@ -23,8 +23,12 @@ export class RateLimiter {
     this.maxKeys = o.maxKeys ?? 100_000;
   }
 
-  /** Takes one token; returns 0 when allowed, else the seconds until one is free. */
-  take(key: string, now = Date.now()): number {
+  /**
+   * Takes `cost` tokens (capped at the burst, so any cost can pass once the
+   * bucket is full); returns 0 when allowed, else the seconds until they are free.
+   */
+  take(key: string, cost = 1, now = Date.now()): number {
+    const need = Math.min(cost, this.o.burst);
     let b = this.buckets.get(key);
     if (b) {
       this.buckets.delete(key);
@@ -39,11 +43,11 @@ export class RateLimiter {
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
 
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    if (b.tokens >= need) {
+      b.tokens -= need;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.o.rate));
+    return Math.max(1, Math.ceil((need - b.tokens) / this.o.rate));
   }
 
   forget(key: string): void {

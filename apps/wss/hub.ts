@@ -113,6 +113,11 @@ export class Hub {
     return this.topics.size;
   }
 
+  /** Group channels subscribed (per-group fan-out). */
+  get groupChannelCount(): number {
+    return this.groupTopics.size;
+  }
+
   get channels(): string[] {
     return [...this.topics.keys(), ...this.groupTopics.keys()];
   }

@@ -141,6 +141,7 @@ async function followLeases(): Promise<void> {
 
 await leases.refresh().catch(() => undefined);
 setInterval(() => void followLeases(), intEnv("CHAT_LEASE_REFRESH_MS", 1000)).unref();
+setInterval(() => metrics.groupChannels.set(hub.groupChannelCount), 1000).unref();
 await hub.start();
 await zk.start();
 await ensurePresenceTree(zk, zkDigest());
