@@ -64,22 +64,6 @@ const publisher = new Publisher(redis, log);
 const groups = openGroups(dynamo);
 const userGroups = new UserGroups(redis, groups);
 
-/** Hands a message to the chat server of the recipient's region. */
-function forward(to: string, s: Submission): Promise<Accepted> {
-  const url = peers[to];
-  if (!url) {
-    throw new ChatError("UNAVAILABLE", `no chat server is configured for region ${to}`);
-  }
-  return postInternalSend(
-    url,
-    `region ${to}`,
-    serviceKey,
-    `cs:${region}`,
-    { ...s, origin: "peer" },
-    5000,
-  );
-}
-
 /** The base URL of another region's chat server. */
 function peerUrl(to: string): string {
   const url = peers[to];
@@ -87,6 +71,19 @@ function peerUrl(to: string): string {
     throw new ChatError("UNAVAILABLE", `no chat server is configured for region ${to}`);
   }
   return url;
+}
+
+/** Hands a message to the chat server of the recipient's region. */
+function forward(to: string, s: Submission): Promise<Accepted> {
+  const send = { ...s, origin: "peer" as const };
+  return postInternalSend(
+    peerUrl(to),
+    `region ${to}`,
+    serviceKey,
+    `cs:${region}`,
+    send,
+    5000,
+  );
 }
 
 /** Hands a group message's copies to the chat server serving their region. */
