@@ -280,6 +280,7 @@ function nextRate(lane: Lane): number | undefined {
 const EMPTY_STEP: StepResult = {
   offered: 0,
   sentPerSec: 0,
+  sends: 0,
   deliveredPerSec: 0,
   sent: 0,
   received: 0,

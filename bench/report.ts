@@ -8,8 +8,10 @@ import * as prettier from "prettier";
 
 import type { DeliveryData, Step, SystemRun } from "./delivery.ts";
 import type { E2eData } from "./e2e.ts";
+import type { GroupsData } from "./groups.ts";
 import { renderLatencyChart, type ChartPoint } from "./lib/chart.ts";
 import type { MachineInfo } from "./lib/machine.ts";
+import { groupsSection } from "./lib/report-groups.ts";
 import { PROJECT_ROOT } from "./lib/procs.ts";
 import { readResult, RESULTS_DIR, type ResultFile } from "./lib/results.ts";
 import {
@@ -39,18 +41,20 @@ export async function writeReport(): Promise<string> {
   const memory = readResult<MemoryData>("memory");
   const storm = readResult<StormData>("storm");
   const synth = readResult<SynthData>("synth");
+  const groups = readResult<GroupsData>("groups");
 
   const points = chartPoints(delivery?.data, e2e?.data);
   if (points.length > 0) await renderLatencyChart(points, CHART);
 
   const parts = [
-    runs([delivery, e2e, memory, storm, synth]),
+    runs([delivery, e2e, memory, storm, synth, groups]),
     goals(delivery?.data, memory?.data, storm?.data, synth?.data),
     delivery ? deliverySection(delivery.data) : "### 1. Delivery path\n\nNot run yet.",
     e2e ? e2eSection(e2e.data) : "### 2. End to end\n\nNot run yet.",
     memory ? memorySection(memory.data) : "### 3. Idle memory\n\nNot run yet.",
     storm ? stormSection(storm.data) : "### 4. Reconnect storm\n\nNot run yet.",
     synthSection(synth?.data),
+    groups ? groupsSection(groups.data) : "### 6. Group fan-out\n\nNot run yet.",
   ];
   const body = `${START}\n\n${parts.join("\n\n")}\n\n${END}`;
   const doc = existsSync(DOC) ? readFileSync(DOC, "utf8") : "# Benchmarks\n\n";

@@ -11,6 +11,7 @@ import { join } from "node:path";
 
 import { runDelivery } from "./delivery.ts";
 import { runE2e } from "./e2e.ts";
+import { runGroups } from "./groups.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { machineInfo } from "./lib/machine.ts";
 import { cleanupAll } from "./lib/procs.ts";
@@ -27,6 +28,7 @@ const PROFILE_DIR = join(tmpdir(), "chat-bench-profiles");
 const BENCHES: Record<string, (ctx: BenchContext) => Promise<unknown>> = {
   delivery: runDelivery,
   e2e: runE2e,
+  groups: runGroups,
   memory: runMemory,
   storm: runStorm,
   synth: runSynth,

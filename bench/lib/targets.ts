@@ -12,6 +12,7 @@ import { LocalSystem } from "../../apps/local/runtime.ts";
 import type { LocalSecrets } from "../../apps/local/secrets.ts";
 import { freePort, redisPing, startRedis, waitFor } from "../../apps/local/services.ts";
 import { secretKey, signUserToken } from "../../apps/shared/auth.ts";
+import type { Fanout } from "../../regions/schema.ts";
 import type { Proto } from "../load/protocol.ts";
 import { cpuProfFlags } from "./context.ts";
 import { DynamoProxy } from "./dynamo-proxy.ts";
@@ -56,6 +57,8 @@ export interface StartOptions {
   readonly profileDir?: string;
   /** Ours: put a request-counting proxy in front of the inbox store. */
   readonly countInbox?: boolean;
+  /** Ours: how stored messages reach the WSSs. @default regions/deployment.json's */
+  readonly fanout?: Fanout;
 }
 
 export function startTarget(name: SystemName, o: StartOptions): Promise<Target> {
@@ -82,6 +85,7 @@ async function startOurs(o: StartOptions): Promise<Target> {
       secrets,
       only: ["usa"],
       wssPerRegion: o.servers,
+      fanout: o.fanout,
       appEnv,
     });
   } catch (err) {

@@ -48,6 +48,11 @@ export type SenderArgs =
       readonly tokens: readonly string[];
       /** Requests outstanding at most (keep-alive connections). */
       readonly maxInFlight: number;
+      /**
+       * Send every message to this group instead of to one user: each send is
+       * one copy for every connected client (all of them members).
+       */
+      readonly group?: string;
     };
 
 export interface StepArgs {
@@ -73,14 +78,17 @@ export interface StepResult {
   readonly offered: number;
   /** Messages sent per second during the measured window. */
   readonly sentPerSec: number;
+  /** Sends made in the whole step (requests or publishes; a group send is one). */
+  readonly sends: number;
   /** Messages received per second during the measured window. */
   readonly deliveredPerSec: number;
+  /** Copies sent in the step (a group send counts once per member). */
   readonly sent: number;
   readonly received: number;
   readonly lost: number;
   readonly duplicated: number;
   readonly outOfOrder: number;
-  /** Sends the server refused or that failed (HTTP). */
+  /** Copies whose send the server refused or that failed (HTTP). */
   readonly errors: number;
   /** How far behind schedule the sender fell at worst, ms. */
   readonly maxLagMs: number;

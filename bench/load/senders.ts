@@ -13,6 +13,8 @@ import type { SenderArgs } from "./protocol.ts";
 export interface Sender {
   /** Requests not answered yet. */
   readonly inFlight: number;
+  /** Each send is a group message: one copy for every connected client. */
+  readonly toAll: boolean;
   /** Sends message `n` of `user`; `onFail` is called when it did not go through. */
   send(
     user: string,
@@ -26,7 +28,9 @@ export interface Sender {
 
 /** The sender a `sender` command asks for. */
 export async function createSender(a: SenderArgs, runTag: string): Promise<Sender> {
-  if (a.kind === "http") return new HttpSender(a.cs, a.tokens, a.maxInFlight, runTag);
+  if (a.kind === "http") {
+    return new HttpSender(a.cs, a.tokens, a.maxInFlight, runTag, a.group);
+  }
   if (a.via === "plain") return new PublishSender(a.url, a.password);
   return SocketIoSender.create(a.url, a.password);
 }
@@ -45,6 +49,7 @@ export function frameFor(user: string, n: number, scheduledUs: number, body: str
 
 class PublishSender implements Sender {
   inFlight = 0;
+  readonly toAll = false;
   private readonly redis: Redis;
 
   constructor(url: string, password: string) {
@@ -76,6 +81,7 @@ class PublishSender implements Sender {
  */
 class SocketIoSender implements Sender {
   readonly inFlight = 0;
+  readonly toAll = false;
 
   private constructor(
     private readonly io: { to(room: string): { emit(ev: string, d: string): unknown } },
@@ -108,8 +114,10 @@ class SocketIoSender implements Sender {
   }
 }
 
+/** POST /v1/messages to a user, or (with `group`) to a group. */
 class HttpSender implements Sender {
   inFlight = 0;
+  readonly toAll: boolean;
   private readonly agent: Agent;
   private readonly url: URL;
   private turn = 0;
@@ -119,17 +127,20 @@ class HttpSender implements Sender {
     private readonly tokens: readonly string[],
     maxInFlight: number,
     private readonly runTag: string,
+    private readonly group?: string,
   ) {
     this.url = new URL("/v1/messages", cs);
     this.agent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
+    this.toAll = group !== undefined;
   }
 
   send(user: string, n: number, _scheduledUs: number, body: string, onFail: () => void) {
     const token = this.tokens[this.turn++ % this.tokens.length]!;
+    const to = this.group === undefined ? { to: user } : { group: this.group };
     const payload = JSON.stringify({
-      to: user,
+      ...to,
       body,
-      clientMsgId: `${this.runTag}-${user.replace(":", ".")}-${n}`,
+      clientMsgId: `${this.runTag}-${(this.group ?? user).replace(":", ".")}-${n}`,
     });
     this.inFlight++;
     let done = false;

@@ -19,12 +19,26 @@ export interface LoadContext {
   readonly maxInFlight: number;
 }
 
-/** Sends message `n` of client `u`, scheduled at `scheduledUs`. */
+/**
+ * Sends message `n` of client `u`, scheduled at `scheduledUs`. A group
+ * sender's message is one copy for every client: each client's count moves
+ * on (in step, since only group messages reach them), so loss, duplicates,
+ * order and latency are counted per copy.
+ */
 export function sendOne(ctx: LoadContext, u: number, scheduledUs: number): void {
-  const n = ctx.tally.next(u, scheduledUs);
-  const user = ctx.clients[u]!.user;
-  ctx.sender.send(user, n, scheduledUs, messageBody(scheduledUs, n), () =>
-    ctx.tally.failed(u, n),
+  const { tally, clients, sender } = ctx;
+  if (sender.toAll) {
+    let n = 0;
+    for (let i = 0; i < clients.length; i++) n = Math.max(n, tally.next(i, scheduledUs));
+    sender.send("", n, scheduledUs, messageBody(scheduledUs, n), () => {
+      for (let i = 0; i < clients.length; i++) tally.failed(i, n);
+    });
+    return;
+  }
+
+  const n = tally.next(u, scheduledUs);
+  sender.send(clients[u]!.user, n, scheduledUs, messageBody(scheduledUs, n), () =>
+    tally.failed(u, n),
   );
 }
 
@@ -139,6 +153,7 @@ export async function runStep(ctx: LoadContext, a: StepArgs): Promise<StepResult
   return {
     offered: a.rate,
     sentPerSec: Math.round(paced.sentInWindow / seconds),
+    sends: paced.sent,
     deliveredPerSec: Math.round(tally.arrivedInWindow / seconds),
     sent: p.sent,
     received: p.received,
