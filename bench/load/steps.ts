@@ -88,9 +88,11 @@ export class Pacer {
     const now = nowUs();
     if (now < this.startUs) return;
     const users = this.ctx.clients.length;
+    // Message i is scheduled at startUs + i / rate: the first is due at once
+    // (without the + 1 each would leave one interval late, 10 s at 0.1/s).
     const due = Math.min(
       this.total,
-      Math.floor(((now - this.startUs) * this.rate) / 1e6),
+      Math.floor(((now - this.startUs) * this.rate) / 1e6) + 1,
     );
     if (this.i < due) {
       // How late this tick came for the oldest message it sends.
