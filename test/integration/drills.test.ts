@@ -1,11 +1,12 @@
-// Every local drill scenario, short: each starts its own two-region system,
+// Every local drill scenario in both fan-out modes, short: each starts its own two-region system,
 // injects its fault under synthetic traffic, and must report nothing lost,
 // duplicated or out of order, with every affected client receiving again.
 import { describe, expect, it } from "vitest";
 
 import { LOCAL_SCENARIOS, runLocalDrill } from "../../apps/ops/drills/local.ts";
+import { FANOUT_MODES } from "../../regions/schema.ts";
 
-describe("local drills", () => {
+describe.each(FANOUT_MODES)("local drills with %s fan-out", (fanout) => {
   for (const scenario of LOCAL_SCENARIOS) {
     it(
       `${scenario} loses, duplicates and reorders nothing`,
@@ -16,10 +17,14 @@ describe("local drills", () => {
           users,
           rate: 30,
           durationMs: 3000,
+          fanout,
         });
-        expect(report.failures).toEqual([]);
+        // On failure, the drill's steps say what happened and when.
+        const steps = report.steps.map((s) => `+${s.atMs} ms ${s.what}`).join("\n");
+        expect(report.failures, steps).toEqual([]);
         expect(report).toMatchObject({
           scenario,
+          fanout,
           passed: true,
           lost: 0,
           duplicated: 0,

@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { DeliveryChecker } from "../../checker/checker.ts";
+import { DeliveryChecker, type CheckReport } from "../../checker/checker.ts";
 import {
   runSenders,
   sendBody,
+  type SenderPlan,
   type SendersResult,
   type Target,
 } from "../../checker/senders.ts";
@@ -17,6 +18,7 @@ import { ChatClient, type MsgFrame } from "../../client/client.ts";
 import { LocalSystem, type LocalOptions } from "../../local/runtime.ts";
 import type { LocalSecrets } from "../../local/secrets.ts";
 import { secretKey, signUserToken } from "../../shared/auth.ts";
+import { dynamoClient, Inbox } from "../../shared/inbox.ts";
 
 /** App settings for drills: faults show in seconds rather than tens of seconds. */
 export const DRILL_APP_ENV = Object.freeze({
@@ -46,6 +48,8 @@ export class DrillHarness {
   readonly startedAt = Date.now();
   private stopSending = false;
   private sending: Promise<SendersResult> | undefined;
+  /** The group of every receiver, sent to by one of the senders. */
+  private group: { readonly id: string; readonly owner: string } | undefined;
 
   private constructor(
     readonly system: LocalSystem,
@@ -140,6 +144,27 @@ export class DrillHarness {
       }),
     );
     this.step(`${n} receivers connected in ${this.region}`);
+    await this.createGroup();
+  }
+
+  /** A group of all receivers, homed in the drilled region, with one sender in it. */
+  private async createGroup(): Promise<void> {
+    const id = `drill-g${randomBytes(4).toString("hex")}:${this.region}`;
+    const owner = `drill-gs:${this.region}`;
+    const token = await signUserToken(secretKey(this.secrets.jwtSecret), owner);
+    const res = await fetch(`${this.system.status.regions[this.region]!.cs}/v1/groups`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ id, members: this.receivers.map((r) => r.user) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 201) {
+      throw new Error(
+        `creating the drill's group answered ${res.status}: ${await res.text()}`,
+      );
+    }
+    this.group = { id, owner };
+    this.step(`group ${id} of the ${this.receivers.length} receivers created`);
   }
 
   /** Starts senders homed in every region, `rate` messages a second in all. */
@@ -178,10 +203,23 @@ export class DrillHarness {
       throw last;
     };
     const to = this.receivers.map((r) => r.user);
+    const plans: SenderPlan[] = senders.map((from) => ({
+      from,
+      to,
+      count: Number.MAX_SAFE_INTEGER,
+    }));
+    if (this.group) {
+      senders.push(this.group.owner);
+      plans.push({
+        from: this.group.owner,
+        to: [{ group: this.group.id, members: to }],
+        count: Number.MAX_SAFE_INTEGER,
+      });
+    }
     this.sending = runSenders({
       send,
       checker: this.checker,
-      plans: senders.map((from) => ({ from, to, count: Number.MAX_SAFE_INTEGER })),
+      plans,
       intervalMs: Math.max(1, Math.round((senders.length * 1000) / rate)),
       retryForMs: 60_000,
       stop: () => this.stopSending,
@@ -218,6 +256,24 @@ export class DrillHarness {
       const hit = again(r);
       return hit ? hit.at - since : timeoutMs;
     });
+  }
+
+  /**
+   * For each receiver that lost messages, a step saying how far its socket got
+   * and how far its inbox goes: a socket behind its inbox stopped catching up,
+   * one at its inbox's end was never given the messages.
+   */
+  async explainLosses(report: CheckReport): Promise<void> {
+    const inbox = new Inbox(dynamoClient(this.system.status.dynamo, "local"));
+    for (const r of this.receivers) {
+      const lost = report.recipients[r.user]?.lost ?? 0;
+      if (lost === 0) continue;
+      const tail = await inbox.tail(r.user).catch(() => NaN);
+      this.step(
+        `${r.user}: ${lost} lost; its socket is at seq ${r.client.lastSeq}, ` +
+          `its inbox at ${tail}, ${r.closes.length} reconnect(s)`,
+      );
+    }
   }
 
   async stop(): Promise<void> {

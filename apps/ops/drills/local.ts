@@ -3,6 +3,7 @@
 // what was lost, duplicated or reordered, and judge against thresholds.
 import { Redis } from "ioredis";
 
+import type { Fanout } from "../../../regions/schema.ts";
 import { zkDigestOf, type LocalSystem } from "../../local/runtime.ts";
 import { zkMode } from "../../local/services.ts";
 import { dynamoClient } from "../../shared/inbox.ts";
@@ -32,6 +33,8 @@ export interface LocalDrillOptions {
   /** Messages per second from the synthetic senders, in all. @default 40 */
   readonly rate?: number;
   readonly thresholds?: Thresholds;
+  /** The fan-out mode of the system a drill starts. @default regions/deployment.json */
+  readonly fanout?: Fanout;
   /** Progress lines. */
   readonly log?: (line: string) => void;
   /**
@@ -51,14 +54,14 @@ interface Outcome {
 
 type Scenario = (
   h: DrillHarness,
-  o: Required<Omit<LocalDrillOptions, "system">>,
+  o: Required<Omit<LocalDrillOptions, "system" | "fanout">>,
 ) => Promise<Outcome>;
 
 export async function runLocalDrill(
   scenario: LocalScenario,
   options: LocalDrillOptions = {},
 ): Promise<DrillReport> {
-  const o: Required<Omit<LocalDrillOptions, "system">> = {
+  const o: Required<Omit<LocalDrillOptions, "system" | "fanout">> = {
     region: options.region ?? "usa",
     durationMs: options.durationMs ?? 5000,
     users: options.users ?? 20,
@@ -68,7 +71,11 @@ export async function runLocalDrill(
   };
   const h = options.system
     ? DrillHarness.attach(options.system, o.region, o.log)
-    : await DrillHarness.start(o.region, systemFor(scenario), o.log);
+    : await DrillHarness.start(
+        o.region,
+        { ...systemFor(scenario), fanout: options.fanout },
+        o.log,
+      );
   try {
     await h.connectReceivers(o.users);
     h.startTraffic(o.rate);
@@ -79,11 +86,13 @@ export async function runLocalDrill(
     await h.stopTraffic();
     const counts = await h.checker.settle(30_000);
     h.step("all accepted messages accounted for");
+    await h.explainLosses(counts);
     return judge(
       {
         scenario,
         target: "local",
         region: o.region,
+        fanout: h.system.status.fanout,
         timeToDetectMs: outcome.timeToDetectMs,
         recovery: percentiles(outcome.recovery),
         affectedClients: outcome.affected.length,
