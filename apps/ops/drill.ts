@@ -1,12 +1,14 @@
 // chatctl drill <scenario>: run one failure drill and report on it.
 import { formatReport, type DrillReport, type Thresholds } from "./drills/report.ts";
 import { LOCAL_SCENARIOS, runLocalDrill, type LocalScenario } from "./drills/local.ts";
+import { FANOUT_MODES, type Fanout } from "../../regions/schema.ts";
 import { parse, UsageError } from "./cli.ts";
 import { AWS_DRILL_FLAGS } from "./drills/aws-plan.ts";
 
 const USAGE =
   "usage: chatctl drill <scenario> [--region r] [--target local|aws] [--json] " +
-  "[--duration s] [--users n] [--rate n] [--max-lost n] [--max-duplicated n] " +
+  "[--duration s] [--users n] [--rate n] [--fanout per-user|per-group] " +
+  "[--max-lost n] [--max-duplicated n] " +
   "[--max-out-of-order n] [--max-recovery-p99-ms n] [--yes]\n" +
   `scenarios: ${LOCAL_SCENARIOS.join(", ")}`;
 
@@ -20,6 +22,7 @@ export async function drill(args: string[]): Promise<number> {
       duration: { type: "string" },
       users: { type: "string" },
       rate: { type: "string" },
+      fanout: { type: "string" },
       "max-lost": { type: "string" },
       "max-duplicated": { type: "string" },
       "max-out-of-order": { type: "string" },
@@ -43,6 +46,10 @@ export async function drill(args: string[]): Promise<number> {
     maxOutOfOrder: count(values["max-out-of-order"], "--max-out-of-order"),
     maxRecoveryP99Ms: count(values["max-recovery-p99-ms"], "--max-recovery-p99-ms"),
   };
+  const fanout = values.fanout;
+  if (fanout !== undefined && !(FANOUT_MODES as readonly string[]).includes(fanout)) {
+    throw new UsageError(`--fanout must be one of ${FANOUT_MODES.join(", ")}`);
+  }
   const region = values.region ?? "usa";
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -53,6 +60,7 @@ export async function drill(args: string[]): Promise<number> {
       durationMs: seconds(values.duration, "--duration"),
       users: count(values.users, "--users"),
       rate: count(values.rate, "--rate"),
+      fanout: fanout as Fanout | undefined,
       thresholds,
       log,
     });

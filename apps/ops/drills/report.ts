@@ -4,6 +4,8 @@ export interface DrillReport {
   readonly scenario: string;
   readonly target: "local" | "aws";
   readonly region: string;
+  /** The fan-out mode of the drilled system (local drills). */
+  readonly fanout?: string;
   /** From the fault's injection until something (a client or a probe) noticed it, ms. */
   readonly timeToDetectMs: number | null;
   /** Per affected client: fault injected until it received again; p50, p99, max (ms). */
