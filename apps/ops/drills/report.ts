@@ -71,7 +71,8 @@ export function formatReport(r: DrillReport): string {
     ? `p50 ${r.recovery.p50} ms, p99 ${r.recovery.p99} ms, max ${r.recovery.max} ms`
     : "n/a";
   const lines = [
-    `drill ${r.scenario} (${r.target}, region ${r.region}): ${r.passed ? "PASSED" : "FAILED"}`,
+    `drill ${r.scenario} (${r.target}, region ${r.region}` +
+      `${r.fanout ? `, ${r.fanout} fan-out` : ""}): ${r.passed ? "PASSED" : "FAILED"}`,
     `  time to detect:        ${r.timeToDetectMs === null ? "n/a" : `${r.timeToDetectMs} ms`}`,
     `  receiving again:       ${rec} (${r.affectedClients} affected clients)`,
     `  messages:              sent ${r.sent}, delivered ${r.delivered}, lost ${r.lost}, ` +
