@@ -86,6 +86,8 @@ export interface DrillView {
 /** GET /api/state, and the first events of GET /api/events. */
 export interface ConsoleState {
   readonly regions: readonly string[];
+  /** How group messages reach the WSSs: "per-user" or "per-group". */
+  readonly fanout: string;
   readonly scenarios: readonly ScenarioView[];
   readonly system: SystemView | null;
   readonly drill: DrillView | null;

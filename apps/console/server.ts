@@ -143,6 +143,7 @@ export class ConsoleServer {
   private async state(): Promise<ConsoleState> {
     return {
       regions: Object.keys(this.o.system.status.regions),
+      fanout: this.o.system.status.fanout,
       scenarios: this.drills.scenarios(),
       // While a page watches, the poller keeps the view fresh; else look now.
       system: this.polling && this.lastView ? this.lastView : await this.look(),

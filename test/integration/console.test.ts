@@ -81,6 +81,8 @@ describe("local console", () => {
 
     expect(await page.title()).toBe("chat console (local)");
     expect(await page.getByText("all regions healthy").count()).toBe(1);
+    const fanout = sys.status.fanout;
+    expect(await page.getByText(`local mode, ${fanout} fan-out`).count()).toBe(1);
     const ownOrigin = (u: string) =>
       u.startsWith(web.url) || u.startsWith("ws://127.0.0.1:") || u.startsWith("data:");
     expect(loaded.filter((u) => !ownOrigin(u))).toEqual([]);

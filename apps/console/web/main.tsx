@@ -51,7 +51,7 @@ function App() {
     <>
       <header class="top">
         <h1>chat console</h1>
-        <span class="muted">local mode</span>
+        <span class="muted">local mode, {state.fanout} fan-out</span>
         <Badge ok={allOk} yes="all regions healthy" no="a region is degraded" />
         <span class={`live ${live ? "on" : "off"}`}>
           {live ? "live" : "console server unreachable"}
