@@ -8,8 +8,7 @@ export function groupsSection(g: GroupsData): string {
   const rows = g.sizes.flatMap((size) =>
     g.runs.map((r) => {
       const s = r.steps.find((x) => x.size === size);
-      if (!s)
-        return [size.toLocaleString("en"), r.mode, "-", "-", "-", "-", "-", "-", "-"];
+      if (!s) return [size.toLocaleString("en"), r.mode, ...Array<string>(8).fill("-")];
       return [
         size.toLocaleString("en"),
         r.mode,
@@ -17,6 +16,7 @@ export function groupsSection(g: GroupsData): string {
           (s.step.keptUp ? "" : " (fell behind)"),
         fmt(s.csCpuMsPerMessage, 1),
         fmtNum(s.publishesPerMessage),
+        fmt(s.cpuMsPerMessage["usa-redis"] ?? NaN, 1),
         fmt(s.wssCpuMsPerCopy * 1000, 0),
         `${s.latencyMs.p50} / ${s.latencyMs.p99}`,
         `${s.lost} / ${s.duplicated} / ${s.outOfOrder}` +
@@ -64,6 +64,7 @@ export function groupsSection(g: GroupsData): string {
         "group msg/s: sent / copies",
         "chat server CPU ms per message",
         "PUBLISH per message",
+        "Redis CPU ms per message",
         "WSS CPU µs per copy (both)",
         "p50 / p99 ms",
         "lost / dup / out of order",
