@@ -109,9 +109,11 @@ async function forwardChange(to: string, change: MembershipChange): Promise<void
   await postInternal(url, `region ${to}`, serviceKey, `cs:${region}`, change, 5000);
 }
 
+// Membership changes go to every other region that has a chat server (a local
+// system may run only some of the declared regions).
 const announcer = new MembershipAnnouncer(
   region,
-  [...regions.keys()].filter((r) => r !== region),
+  [...regions.keys()].filter((r) => r !== region && peers[r] !== undefined),
   redis,
   userGroups,
   forwardChange,
