@@ -22,6 +22,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+
+import { AckedLoader } from "./acked-loader.ts";
 import { withDefaults } from "./options.ts";
 
 /** One message in a recipient's inbox. */
@@ -46,6 +48,11 @@ export interface InboxOptions {
   readonly retentionDays?: number;
   /** Recipients whose tail sequence is cached in memory. @default 100000 */
   readonly tailCacheSize?: number;
+  /**
+   * How long an `acked` read waits for others to share its BatchGetItem, in
+   * milliseconds. @default 2
+   */
+  readonly ackedBatchMs?: number;
 }
 
 export interface AppendResult {
@@ -59,6 +66,7 @@ const DEFAULTS = Object.freeze({
   dedupTable: "chat-dedup",
   retentionDays: 30,
   tailCacheSize: 100_000,
+  ackedBatchMs: 2,
 });
 
 /** The sort key of the per-recipient record holding the acknowledged cursor. */
@@ -72,6 +80,7 @@ export class Inbox {
   private readonly tailCacheSize: number;
   private readonly tails = new Map<string, number>();
   private readonly appending = new Map<string, Promise<unknown>>();
+  private readonly ackedLoader: AckedLoader;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -84,6 +93,9 @@ export class Inbox {
     this.tailCacheSize = o.tailCacheSize;
     this.doc = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
+    });
+    this.ackedLoader = new AckedLoader(this.doc, this.inboxTable, META_SEQ, {
+      waitMs: o.ackedBatchMs,
     });
   }
 
@@ -220,16 +232,12 @@ export class Inbox {
     return Number(out.Items?.[0]?.seq ?? 0);
   }
 
-  /** The highest sequence `user` has acknowledged (0 when none). */
-  async acked(user: string): Promise<number> {
-    const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.inboxTable,
-        Key: { user, seq: META_SEQ },
-        ConsistentRead: true,
-      }),
-    );
-    return Number(out.Item?.acked ?? 0);
+  /**
+   * The highest sequence `user` has acknowledged (0 when none). Reads asked
+   * for within `ackedBatchMs` of each other share one BatchGetItem.
+   */
+  acked(user: string): Promise<number> {
+    return this.ackedLoader.load(user);
   }
 
   /**
