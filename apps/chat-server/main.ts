@@ -74,7 +74,6 @@ const delivery = new Delivery({
   region,
   regions,
   inbox,
-  presence,
   publisher,
   leases,
   forward,
