@@ -23,7 +23,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 
-import { AckedLoader } from "./acked-loader.ts";
+import { KeyLoader } from "./key-loader.ts";
 import { withDefaults } from "./options.ts";
 
 /** One message in a recipient's inbox. */
@@ -49,10 +49,10 @@ export interface InboxOptions {
   /** Recipients whose tail sequence is cached in memory. @default 100000 */
   readonly tailCacheSize?: number;
   /**
-   * How long an `acked` read waits for others to share its BatchGetItem, in
-   * milliseconds. @default 2
+   * How long an `acked` or `hasAfter` read waits for others to share its
+   * BatchGetItem, in milliseconds. @default 2
    */
-  readonly ackedBatchMs?: number;
+  readonly pointReadBatchMs?: number;
 }
 
 export interface AppendResult {
@@ -66,7 +66,7 @@ const DEFAULTS = Object.freeze({
   dedupTable: "chat-dedup",
   retentionDays: 30,
   tailCacheSize: 100_000,
-  ackedBatchMs: 2,
+  pointReadBatchMs: 2,
 });
 
 /** The sort key of the per-recipient record holding the acknowledged cursor. */
@@ -80,7 +80,7 @@ export class Inbox {
   private readonly tailCacheSize: number;
   private readonly tails = new Map<string, number>();
   private readonly appending = new Map<string, Promise<unknown>>();
-  private readonly ackedLoader: AckedLoader;
+  private readonly points: KeyLoader;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -94,8 +94,8 @@ export class Inbox {
     this.doc = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    this.ackedLoader = new AckedLoader(this.doc, this.inboxTable, META_SEQ, {
-      waitMs: o.ackedBatchMs,
+    this.points = new KeyLoader(this.doc, this.inboxTable, {
+      waitMs: o.pointReadBatchMs,
     });
   }
 
@@ -234,10 +234,21 @@ export class Inbox {
 
   /**
    * The highest sequence `user` has acknowledged (0 when none). Reads asked
-   * for within `ackedBatchMs` of each other share one BatchGetItem.
+   * for within `pointReadBatchMs` of each other share one BatchGetItem.
    */
-  acked(user: string): Promise<number> {
-    return this.ackedLoader.load(user);
+  async acked(user: string): Promise<number> {
+    const meta = await this.points.load(user, META_SEQ);
+    return meta?.acked ?? 0;
+  }
+
+  /**
+   * Whether `user` has an entry after `after`, from one key: sequences have
+   * no holes, so there is one exactly when slot `after + 1` is taken. (An
+   * entry the store's TTL removed ahead of the one after it would hide that
+   * one; both are at the end of their retention then.) Batched like `acked`.
+   */
+  async hasAfter(user: string, after: number): Promise<boolean> {
+    return (await this.points.load(user, Math.max(after, META_SEQ) + 1)) !== undefined;
   }
 
   /**

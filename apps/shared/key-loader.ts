@@ -1,13 +1,14 @@
-// Reads of acknowledged cursors, coalesced: the `acked` reads asked for within
-// a few milliseconds of each other go out as one consistent BatchGetItem (up
-// to 100 keys) instead of one GetItem each. A reconnect storm asks for
-// thousands of them at once; batched, the store and the SDK see one request
-// per hundred connects.
+// Point reads of the inbox table, coalesced: the keys asked for within a few
+// milliseconds of each other go out as one consistent BatchGetItem (up to 100
+// keys) instead of one GetItem each. Connection set-up reads two keys per
+// user (the acknowledged cursor and the slot after the resume point); a
+// reconnect storm asks for thousands at once, and batched, the store and the
+// SDK see one request per fifty connects.
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 import { withDefaults } from "./options.ts";
 
-export interface AckedLoaderOptions {
+export interface KeyLoaderOptions {
   /** How long the first read of a batch waits for others to join it. @default 2 */
   readonly waitMs?: number;
   /** Keys per BatchGetItem (DynamoDB allows at most 100). @default 100 */
@@ -20,39 +21,46 @@ export interface AckedLoaderOptions {
 
 const DEFAULTS = Object.freeze({ waitMs: 2, maxKeys: 100, maxRounds: 8, retryMs: 10 });
 
+/** The attributes a loaded item carries (the key and the acknowledged cursor). */
+export interface KeyItem {
+  readonly user: string;
+  readonly seq: number;
+  readonly acked?: number;
+}
+
 interface Waiter {
-  resolve(acked: number): void;
+  resolve(item: KeyItem | undefined): void;
   reject(err: unknown): void;
 }
 
-export class AckedLoader {
-  /** Users of the batch being gathered, each with everyone waiting for it. */
+export class KeyLoader {
+  /** Keys of the batch being gathered, each with everyone waiting for it. */
   private pending = new Map<string, Waiter[]>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly o: Required<AckedLoaderOptions>;
+  private readonly o: Required<KeyLoaderOptions>;
 
   /**
    * @param doc the document client of the inbox store
-   * @param table the inbox table; cursors are the items with sort key `metaSeq`
+   * @param table a table keyed by `user` (S) and `seq` (N)
    */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly metaSeq: number,
-    options: AckedLoaderOptions = {},
+    options: KeyLoaderOptions = {},
   ) {
     this.o = withDefaults(DEFAULTS, options);
   }
 
-  /** The highest sequence `user` has acknowledged (0 when none). */
-  load(user: string): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const waiters = this.pending.get(user);
+  /** The item at (`user`, `seq`), read consistently, or undefined. */
+  load(user: string, seq: number): Promise<KeyItem | undefined> {
+    return new Promise<KeyItem | undefined>((resolve, reject) => {
+      const key = `${seq}|${user}`;
+      const waiters = this.pending.get(key);
       if (waiters) {
         waiters.push({ resolve, reject });
         return;
       }
-      this.pending.set(user, [{ resolve, reject }]);
+      this.pending.set(key, [{ resolve, reject }]);
       if (this.pending.size >= this.o.maxKeys) {
         this.dispatch();
       } else {
@@ -72,22 +80,22 @@ export class AckedLoader {
   private async fetch(batch: Map<string, Waiter[]>): Promise<void> {
     try {
       const found = await this.batchGet([...batch.keys()]);
-      for (const [user, waiters] of batch) {
-        const acked = found.get(user) ?? 0;
-        for (const w of waiters) w.resolve(acked);
+      for (const [key, waiters] of batch) {
+        const item = found.get(key);
+        for (const w of waiters) w.resolve(item);
       }
     } catch (err) {
       for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
     }
   }
 
-  /** Cursors of `users` (at most maxKeys, no repeats); absent users are left out. */
-  private async batchGet(users: string[]): Promise<Map<string, number>> {
-    const found = new Map<string, number>();
-    let keys: Record<string, unknown>[] = users.map((user) => ({
-      user,
-      seq: this.metaSeq,
-    }));
+  /** Items of `keys` (`seq|user`, at most maxKeys, no repeats); absent ones left out. */
+  private async batchGet(wanted: string[]): Promise<Map<string, KeyItem>> {
+    const found = new Map<string, KeyItem>();
+    let keys: Record<string, unknown>[] = wanted.map((key) => {
+      const bar = key.indexOf("|");
+      return { user: key.slice(bar + 1), seq: Number(key.slice(0, bar)) };
+    });
     for (let round = 0; keys.length > 0; round++) {
       if (round >= this.o.maxRounds) {
         throw new Error(
@@ -104,14 +112,17 @@ export class AckedLoader {
             [this.table]: {
               Keys: keys,
               ConsistentRead: true,
-              ProjectionExpression: "#u, acked",
+              ProjectionExpression: "#u, seq, acked",
               ExpressionAttributeNames: { "#u": "user" },
             },
           },
         }),
       );
       for (const item of out.Responses?.[this.table] ?? []) {
-        found.set(String(item.user), Number(item.acked ?? 0));
+        const user = String(item.user);
+        const seq = Number(item.seq);
+        const acked = item.acked === undefined ? undefined : Number(item.acked);
+        found.set(`${seq}|${user}`, { user, seq, acked });
       }
       keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
     }
