@@ -13,13 +13,25 @@ export interface KeyLoaderOptions {
   readonly waitMs?: number;
   /** Keys per BatchGetItem (DynamoDB allows at most 100). @default 100 */
   readonly maxKeys?: number;
+  /**
+   * Part-filled batches in flight at once; while that many are out, keys
+   * gather for the next (so a slow store gets fewer, fuller requests).
+   * @default 2
+   */
+  readonly maxInFlight?: number;
   /** Rounds for keys the store left unprocessed before giving up. @default 8 */
   readonly maxRounds?: number;
   /** Pause before the first retry of unprocessed keys; doubles each round. @default 10 */
   readonly retryMs?: number;
 }
 
-const DEFAULTS = Object.freeze({ waitMs: 2, maxKeys: 100, maxRounds: 8, retryMs: 10 });
+const DEFAULTS = Object.freeze({
+  waitMs: 2,
+  maxKeys: 100,
+  maxInFlight: 2,
+  maxRounds: 8,
+  retryMs: 10,
+});
 
 /** The attributes a loaded item carries (the key and the acknowledged cursor). */
 export interface KeyItem {
@@ -37,6 +49,9 @@ export class KeyLoader {
   /** Keys of the batch being gathered, each with everyone waiting for it. */
   private pending = new Map<string, Waiter[]>();
   private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  /** The wait ended while too many batches were out: go when one returns. */
+  private due = false;
   private readonly o: Required<KeyLoaderOptions>;
 
   /**
@@ -64,17 +79,31 @@ export class KeyLoader {
       if (this.pending.size >= this.o.maxKeys) {
         this.dispatch();
       } else {
-        this.timer ??= setTimeout(() => this.dispatch(), this.o.waitMs);
+        this.timer ??= setTimeout(() => this.waited(), this.o.waitMs);
       }
     });
+  }
+
+  private waited(): void {
+    this.timer = undefined;
+    if (this.inFlight >= this.o.maxInFlight) {
+      this.due = true;
+      return;
+    }
+    this.dispatch();
   }
 
   private dispatch(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.due = false;
     const batch = this.pending;
     this.pending = new Map();
-    void this.fetch(batch);
+    this.inFlight++;
+    void this.fetch(batch).finally(() => {
+      this.inFlight--;
+      if (this.due && this.pending.size > 0) this.dispatch();
+    });
   }
 
   private async fetch(batch: Map<string, Waiter[]>): Promise<void> {
