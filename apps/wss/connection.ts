@@ -208,7 +208,13 @@ export class Connection implements Member, CursorIO {
     if (this.closed) return;
 
     const registered = presence
-      .register({ user: this.user, wss: wssId, conn: this.id, region, at: this.connectedAt })
+      .register({
+        user: this.user,
+        wss: wssId,
+        conn: this.id,
+        region,
+        at: this.connectedAt,
+      })
       .catch((err: unknown) => this.warn(err, "presence registration failed"));
     const acked = await inbox.acked(this.user).catch(() => 0);
     await registered;
