@@ -86,10 +86,32 @@ export class Connection implements Member, CursorIO {
   /**
    * Subscribes the user's topic, then registers presence and reads the
    * acknowledged cursor, greets the client and, when it gave `resumeAfter`,
-   * replays the inbox; at most `setups.limit` connections do this at once.
+   * replays the inbox. The inbox reads wait for a set-up slot (at most
+   * `setups.limit` connections read at once); the subscription and the
+   * presence node, which Redis and ZooKeeper take pipelined, do not.
    */
-  open(resumeAfter: number | undefined): Promise<void> {
-    return this.deps.setups.run(() => this.setUp(resumeAfter));
+  async open(resumeAfter: number | undefined): Promise<void> {
+    if (this.closed) return;
+
+    const { hub, presence, wssId, region } = this.deps;
+    // The topic is subscribed before the inbox is read: whatever is stored
+    // after a read begins is published after this, so it arrives live
+    // (docs/delivery.md, "Delivering").
+    this.joined = hub.join(this.user, this);
+    await this.joined;
+    this.joined = undefined;
+    if (this.closed) return;
+
+    const registered = presence
+      .register({
+        user: this.user,
+        wss: wssId,
+        conn: this.id,
+        region,
+        at: this.connectedAt,
+      })
+      .catch((err: unknown) => this.warn(err, "presence registration failed"));
+    await this.deps.setups.run(() => this.greet(registered, resumeAfter));
   }
 
   /** Handles one text frame from the client. */
@@ -195,27 +217,14 @@ export class Connection implements Member, CursorIO {
       .catch((err: unknown) => this.warn(err, "presence removal failed"));
   }
 
-  private async setUp(resumeAfter: number | undefined): Promise<void> {
+  /** Reads the acknowledged cursor, sends hello once presence is there, replays. */
+  private async greet(
+    registered: Promise<void>,
+    resumeAfter: number | undefined,
+  ): Promise<void> {
     if (this.closed) return;
 
-    const { hub, presence, inbox, wssId, region } = this.deps;
-    // The topic is subscribed before the inbox is read: whatever is stored
-    // after a read begins is published after this, so it arrives live
-    // (docs/delivery.md, "Delivering").
-    this.joined = hub.join(this.user, this);
-    await this.joined;
-    this.joined = undefined;
-    if (this.closed) return;
-
-    const registered = presence
-      .register({
-        user: this.user,
-        wss: wssId,
-        conn: this.id,
-        region,
-        at: this.connectedAt,
-      })
-      .catch((err: unknown) => this.warn(err, "presence registration failed"));
+    const { inbox, wssId, region } = this.deps;
     const acked = await inbox.acked(this.user).catch(() => 0);
     await registered;
     if (this.closed) return;

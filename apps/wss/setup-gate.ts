@@ -1,5 +1,5 @@
-// A bound on the connection set-ups a WSS runs at once (subscribing the
-// user's topic, registering presence, the reads before and after hello).
+// A bound on the connection set-ups a WSS runs at once (the inbox reads
+// before and after hello).
 // When thousands of clients reconnect together, running every set-up at once
 // makes all of them finish late and piles up garbage; with a bound, set-ups
 // finish in arrival order at the rate the stores allow, and the rest wait
