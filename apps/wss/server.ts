@@ -33,8 +33,11 @@ export interface WssOptions {
   readonly sendsPerSecond?: number;
   /** Longest wait for in-flight sends when draining. @default 5000 */
   readonly drainTimeoutMs?: number;
+  // TODO(#7): a higher limit reconnects a storm's clients sooner, but 256
+  // grew idle memory in the benchmark from ~9 to ~14 KiB per connection
+  // (more set-up garbage promoted); a cheaper set-up would let it go up.
   /**
-   * Connection set-ups (subscribe, presence, reads, hello, replay) run at once;
+   * Connection set-ups (inbox reads, hello, replay) run at once;
    * connections past it wait for their hello in arrival order. @default 64
    */
   readonly setupConcurrency?: number;
