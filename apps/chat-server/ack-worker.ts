@@ -23,7 +23,8 @@ export interface AckWorkerOptions {
   /**
    * Acknowledgements are gathered this long before the cursors are written:
    * one inbox write per busy user per interval, whatever the message rate.
-   * @default 1000
+   * Cursors written later cost nothing but redelivery to a device that
+   * resumes without knowing what it holds. @default 5000
    */
   readonly flushMs?: number;
 }
@@ -32,7 +33,7 @@ const DEFAULTS = Object.freeze({
   batch: 1000,
   blockMs: 1000,
   claimIdleMs: 30_000,
-  flushMs: 1000,
+  flushMs: 5000,
 });
 
 type StreamEntry = [id: string, fields: string[]];

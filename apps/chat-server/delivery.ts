@@ -1,8 +1,8 @@
 // The send path of a chat server: a message for a recipient of this region is
 // stored in the recipient's inbox (which gives it its place in the recipient's
-// order) and then published to the recipient's topic if they are connected; a
-// message for a recipient of another region is handed to that region's chat
-// server, which does the same there.
+// order) and then published to the recipient's topic, whether or not anyone
+// is subscribed to it; a message for a recipient of another region is handed
+// to that region's chat server, which does the same there.
 //
 // A message to a group is routed to the chat server serving the group's home
 // region, which checks the sender is a member and hands each member's copy to
@@ -19,7 +19,6 @@ import type { RegionLeases } from "../shared/leases.ts";
 import type { Logger } from "../shared/logger.ts";
 import { messageId, msgFrame, type SendRequest } from "../shared/message.ts";
 import type { CsMetrics } from "../shared/metrics.ts";
-import type { PresenceCache } from "../shared/presence.ts";
 import type { RateLimiter } from "../shared/rate-limit.ts";
 import type { Publisher } from "./publisher.ts";
 
@@ -63,7 +62,6 @@ export interface DeliveryDeps {
   readonly region: string;
   readonly regions: Regions;
   readonly inbox: Inbox;
-  readonly presence: PresenceCache;
   readonly publisher: Publisher;
   /** Who serves each region's users; appends happen only under a held lease. */
   readonly leases: RegionLeases;
@@ -118,12 +116,14 @@ export class Delivery {
     stored();
     this.backlog.stored(s.to, seq);
 
-    const { presence } = this.d;
-    if (!presence.synced || presence.isOnline(s.to)) {
-      const published = metrics.publish.startTimer();
-      await this.d.publisher.publish(userTopic(s.to), msgFrame({ seq, ...entry }));
-      published();
-    }
+    // Published whoever is connected: a WSS subscribes a user's topic before
+    // it reads the inbox, so a message stored after that read began always
+    // reaches it live (docs/delivery.md). A publish nobody reads costs Redis
+    // microseconds; asking presence first would leave a window in which a
+    // fresh connection is subscribed but not yet listed.
+    const published = metrics.publish.startTimer();
+    await this.d.publisher.publish(userTopic(s.to), msgFrame({ seq, ...entry }));
+    published();
     metrics.accepted.inc({ route: "local" });
     if (duplicate) {
       metrics.duplicates.inc();
@@ -224,7 +224,7 @@ export class Delivery {
       this.backlog.stored(to, out.seq);
       seqs[to] = out.seq;
       if (out.duplicate) duplicates++;
-      if (perUser && this.online(to)) {
+      if (perUser) {
         publishes.push(
           this.d.publisher.publish(userTopic(to), msgFrame({ seq: out.seq, ...entry })),
         );
@@ -250,12 +250,6 @@ export class Delivery {
     if (duplicates > 0) metrics.duplicates.inc(duplicates);
     metrics.groupCopies.inc(c.members.length);
     return { duplicates };
-  }
-
-  /** Whether a stored message for `user` is published (else it waits in the inbox). */
-  private online(user: string): boolean {
-    const { presence } = this.d;
-    return !presence.synced || presence.isOnline(user);
   }
 
   /** Throws unless this chat server may append for `userRegion`'s users now. */

@@ -130,7 +130,6 @@ const delivery = new Delivery({
   region,
   regions,
   inbox,
-  presence,
   publisher,
   leases,
   forward,
@@ -151,10 +150,17 @@ async function homeReady(other: string): Promise<boolean> {
   return res.status === 200;
 }
 
-const acks = new AckWorker(ackRedis, inbox, csId, log, (user, upTo) => {
-  metrics.acksApplied.inc();
-  delivery.backlog.acked(user, upTo);
-});
+const acks = new AckWorker(
+  ackRedis,
+  inbox,
+  csId,
+  log,
+  (user, upTo) => {
+    metrics.acksApplied.inc();
+    delivery.backlog.acked(user, upTo);
+  },
+  { flushMs: intEnv("CHAT_ACK_FLUSH_MS", 5000) },
+);
 setInterval(() => {
   metrics.inboxBacklog.set(delivery.backlog.total);
   metrics.publishBacklog.set(publisher.backlog);

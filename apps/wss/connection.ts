@@ -12,8 +12,9 @@ import { msgFrame, parseSendRequest, type SendRequest } from "../shared/message.
 import type { WssMetrics } from "../shared/metrics.ts";
 import type { PresenceRegistrar } from "../shared/presence.ts";
 import type { RateLimiter } from "../shared/rate-limit.ts";
-import { Cursor } from "./cursor.ts";
+import { Cursor, type CursorEntry, type CursorIO } from "./cursor.ts";
 import type { Hub, Member } from "./hub.ts";
+import type { SetupGate } from "./setup-gate.ts";
 
 /** Hands a validated send to the region's chat server. */
 export type SendToChatServer = (
@@ -42,29 +43,36 @@ export interface ConnectionDeps {
   readonly slowCloseMs: number;
   /** Wait for `resume` this long before starting from the acknowledged cursor. */
   readonly resumeWaitMs: number;
-  /** After going live, read the inbox once more this much later. */
-  readonly settleMs: number;
+  /** Bounds the connection set-ups running at once; the rest wait their turn. */
+  readonly setups: SetupGate;
   /** Counts sends in flight to the chat server, so a drain can wait for them. */
   readonly inflight: Set<Promise<unknown>>;
 }
 
 const SENT_AT = '"sentAt":';
 
-export class Connection implements Member {
+// Per-connection state is kept to plain fields (an idle server holds
+// thousands): the connection is its cursor's IO and the hub's member itself,
+// it logs through the server's logger with its fields at the call, and its
+// timers exist only while they run.
+export class Connection implements Member, CursorIO {
   readonly id = randomBytes(6).toString("hex");
   readonly connectedAt = Date.now();
   private readonly cursor: Cursor;
-  private childLog: Logger | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
-  private settleTimer: NodeJS.Timeout | undefined;
   private stalledSince = 0;
+  /** Resolves once the user's topic is subscribed; dropped after set-up. */
   private joined: Promise<void> | undefined;
+  private greeted = false;
+  /** Frames that came before hello, handled in order right after it. */
+  private early: string[] | undefined;
   private started = false;
   private closed = false;
-  private greet: () => void = () => undefined;
-  /** Settles once hello is sent (or the connection closed before it). */
-  private readonly greeted = new Promise<void>((resolve) => (this.greet = resolve));
+  /** The acknowledged cursor as read for hello. */
+  private ackedAtHello = 0;
+  /** The next inbox read may first ask whether there is anything to read. */
+  private probe = false;
   alive = true;
 
   constructor(
@@ -72,31 +80,29 @@ export class Connection implements Member {
     readonly user: string,
     private readonly deps: ConnectionDeps,
   ) {
-    this.cursor = new Cursor({
-      read: async (after, limit) =>
-        (await deps.inbox.read(user, after, limit)).map((e) => ({
-          seq: e.seq,
-          frame: msgFrame(e),
-        })),
-      send: (frame, replayed) => this.writeMsg(frame, replayed),
-      onError: (err) => this.log.warn({ err }, "inbox read failed; retrying"),
-    });
+    this.cursor = new Cursor(this);
   }
 
-  /** This connection's logger, made on first use: most connections never log. */
-  private get log(): Logger {
-    this.childLog ??= this.deps.log.child({ conn: this.id, user: this.user });
-    return this.childLog;
-  }
-
-  /** Subscribes, registers presence and greets the client. */
+  /**
+   * Subscribes the user's topic, then registers presence and reads the
+   * acknowledged cursor, greets the client and, when it gave `resumeAfter`,
+   * replays the inbox. The inbox reads wait for a set-up slot (at most
+   * `setups.limit` connections read at once); the subscription and the
+   * presence node, which Redis and ZooKeeper take pipelined, do not.
+   */
   async open(resumeAfter: number | undefined): Promise<void> {
-    const { hub, presence, inbox, wssId, region } = this.deps;
-    this.joined = hub.join(this.user, this);
-    await this.joined;
     if (this.closed) return;
 
-    await presence
+    const { hub, presence, wssId, region } = this.deps;
+    // The topic is subscribed before the inbox is read: whatever is stored
+    // after a read begins is published after this, so it arrives live
+    // (docs/delivery.md, "Delivering").
+    this.joined = hub.join(this.user, this);
+    await this.joined;
+    this.joined = undefined;
+    if (this.closed) return;
+
+    const registered = presence
       .register({
         user: this.user,
         wss: wssId,
@@ -104,28 +110,8 @@ export class Connection implements Member {
         region,
         at: this.connectedAt,
       })
-      .catch((err: unknown) => this.log.warn({ err }, "presence registration failed"));
-    // TODO(#7): with the resume read and the settle re-read this makes three
-    // inbox reads per connect, which is what slows a reconnect storm (about
-    // 10x the bare gateway) and leaves most of the ~25 KiB RSS per connection;
-    // batch the acked reads across connects, and drop the settle re-read.
-    const acked = await inbox.acked(this.user).catch(() => 0);
-    if (this.closed) return;
-
-    this.frame({
-      type: "hello",
-      user: this.user,
-      conn: this.id,
-      wss: wssId,
-      region,
-      acked,
-    });
-    this.greet();
-    if (resumeAfter !== undefined) {
-      this.begin(resumeAfter);
-    } else {
-      this.resumeTimer = setTimeout(() => this.begin(acked), this.deps.resumeWaitMs);
-    }
+      .catch((err: unknown) => this.warn(err, "presence registration failed"));
+    await this.deps.setups.run(() => this.greet(registered, resumeAfter));
   }
 
   /** Handles one text frame from the client. */
@@ -138,10 +124,16 @@ export class Connection implements Member {
       );
       return;
     }
-    // Frames that arrive before the greeting wait for it: hello is always first.
-    await this.greeted;
     if (this.closed) return;
+    // Hello is always the first frame: what comes before it waits for it.
+    if (!this.greeted) {
+      (this.early ??= []).push(text);
+      return;
+    }
+    return this.handle(text);
+  }
 
+  private async handle(text: string): Promise<void> {
     let msg: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -183,6 +175,26 @@ export class Connection implements Member {
     void this.cursor.catchUp();
   }
 
+  // CursorIO: called by the cursor.
+  async read(after: number, limit: number): Promise<CursorEntry[]> {
+    // Most connects have nothing new: a batched key lookup says so for a
+    // fraction of a query's cost.
+    if (this.probe) {
+      this.probe = false;
+      if (!(await this.deps.inbox.hasAfter(this.user, after))) return [];
+    }
+    const entries = await this.deps.inbox.read(this.user, after, limit);
+    return entries.map((e) => ({ seq: e.seq, frame: msgFrame(e) }));
+  }
+
+  send(frame: string, replayed: boolean): boolean {
+    return this.writeMsg(frame, replayed);
+  }
+
+  onError(err: unknown): void {
+    this.warn(err, "inbox read failed; retrying");
+  }
+
   /** Closes the socket with a code; the close event then releases everything. */
   reject(code: ErrorCode, message: string, closeCode: number): void {
     this.deps.metrics.rejected.inc({ reason: code });
@@ -193,31 +205,70 @@ export class Connection implements Member {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.greet();
+    this.early = undefined;
     clearTimeout(this.resumeTimer);
     clearInterval(this.drainTimer);
-    clearTimeout(this.settleTimer);
     this.cursor.close();
     this.deps.connFrames.forget(this.id);
     await this.joined?.catch(() => undefined);
     this.deps.hub.leave(this.user, this);
     await this.deps.presence
       .unregister({ user: this.user, wss: this.deps.wssId, conn: this.id })
-      .catch((err: unknown) => this.log.warn({ err }, "presence removal failed"));
+      .catch((err: unknown) => this.warn(err, "presence removal failed"));
   }
 
-  private begin(after: number): void {
-    if (this.started || this.closed) return;
+  /** Reads the acknowledged cursor, sends hello once presence is there, replays. */
+  private async greet(
+    registered: Promise<void>,
+    resumeAfter: number | undefined,
+  ): Promise<void> {
+    if (this.closed) return;
+
+    const { inbox, wssId, region } = this.deps;
+    const acked = await inbox.acked(this.user).catch(() => 0);
+    await registered;
+    if (this.closed) return;
+
+    this.frame({
+      type: "hello",
+      user: this.user,
+      conn: this.id,
+      wss: wssId,
+      region,
+      acked,
+    });
+    this.greeted = true;
+    this.ackedAtHello = acked;
+    let replay: Promise<void> | undefined;
+    if (resumeAfter !== undefined) {
+      replay = this.begin(resumeAfter);
+    } else {
+      this.resumeTimer = setTimeout(() => void this.begin(acked), this.deps.resumeWaitMs);
+    }
+    // A resume among these replays within this set-up.
+    const early = this.early;
+    this.early = undefined;
+    await Promise.all([replay, ...(early ?? []).map((text) => this.handle(text))]);
+  }
+
+  /** Starts the cursor; resolves when its first replay from the inbox is done. */
+  private begin(after: number): Promise<void> {
+    if (this.started || this.closed) return Promise.resolve();
     this.started = true;
     clearTimeout(this.resumeTimer);
-    void this.cursor.start(after).then(() => {
-      // A message stored while this connection's presence was still reaching
-      // the chat server may not have been published: look once more.
-      this.settleTimer = setTimeout(() => this.catchUp(), this.deps.settleMs);
-    });
+    this.resumeTimer = undefined;
+    // Below the acknowledged cursor, entries the TTL removed may leave holes
+    // (a sequence restarts after the cursor): there only a query is sure.
+    this.probe = after >= this.ackedAtHello;
+    return this.cursor.start(after);
   }
 
-  private onResume(after: unknown): void {
+  /** Logs a failure of this connection with its fields. */
+  private warn(err: unknown, message: string): void {
+    this.deps.log.warn({ err, conn: this.id, user: this.user }, message);
+  }
+
+  private onResume(after: unknown): Promise<void> | void {
     if (!Number.isSafeInteger(after) || (after as number) < 0) {
       return this.error("BAD_FRAME", "resume.after must be a non-negative integer");
     }
@@ -227,7 +278,7 @@ export class Connection implements Member {
         "resume is accepted once, before any message; reconnect",
       );
     }
-    this.begin(after as number);
+    return this.begin(after as number);
   }
 
   private onAck(upTo: unknown): void {
@@ -273,7 +324,7 @@ export class Connection implements Member {
         err instanceof ChatError
           ? err
           : new ChatError("UNAVAILABLE", "send failed; retry");
-      if (!(err instanceof ChatError)) this.log.warn({ err }, "send failed");
+      if (!(err instanceof ChatError)) this.warn(err, "send failed");
       this.error(e.code, e.message, clientMsgId);
     } finally {
       this.deps.inflight.delete(work);
@@ -316,8 +367,8 @@ export class Connection implements Member {
     if (this.ws.bufferedAmount <= this.deps.maxBufferedBytes) return true;
     if (this.drainTimer) return false;
 
-    this.log.debug(
-      { buffered: this.ws.bufferedAmount },
+    this.deps.log.debug(
+      { conn: this.id, user: this.user, buffered: this.ws.bufferedAmount },
       "slow consumer; pausing live delivery",
     );
     this.deps.metrics.slowConsumers.inc({ action: "paused" });

@@ -1,10 +1,10 @@
 // The delivery cursor of one connection: it puts a recipient's messages on the
-import { withDefaults } from "../shared/options.ts";
 // socket exactly once and in sequence order. Live messages from Redis are sent
 // when they are next in line; anything else (a gap, a replay on resume, a
 // catch-up after Redis came back, a socket that fell behind) is read from the
 // inbox, which holds every message before it is published. Live messages that
 // arrive while the inbox is being read are held back and sent in order after.
+import { withDefaults } from "../shared/options.ts";
 
 export interface CursorEntry {
   readonly seq: number;
@@ -33,7 +33,12 @@ export interface CursorOptions {
   readonly retryMs?: number;
 }
 
-const DEFAULTS = Object.freeze({ maxHeld: 1000, pageSize: 200, retryMs: 500 });
+const DEFAULTS: Required<CursorOptions> = Object.freeze({
+  maxHeld: 1000,
+  pageSize: 200,
+  retryMs: 500,
+});
+const NO_OPTIONS: CursorOptions = Object.freeze({});
 
 export class Cursor {
   private last = 0;
@@ -44,16 +49,18 @@ export class Cursor {
   private reading = false;
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly held = new Map<number, string>();
+  /** Live messages held back, made when first needed: most cursors never hold one. */
+  private held: Map<number, string> | undefined;
   private readonly o: Required<CursorOptions>;
   /** Messages put on the socket that came from the inbox rather than live. */
   replayed = 0;
 
   constructor(
     private readonly io: CursorIO,
-    options: CursorOptions = {},
+    options: CursorOptions = NO_OPTIONS,
   ) {
-    this.o = withDefaults(DEFAULTS, options);
+    // Shared when nothing is set: one cursor per connection, thousands of them.
+    this.o = options === NO_OPTIONS ? DEFAULTS : withDefaults(DEFAULTS, options);
   }
 
   /** The highest sequence the client holds: put on the socket, or resumed after. */
@@ -86,10 +93,11 @@ export class Cursor {
       this.flushHeld();
       return;
     }
-    if (this.stalled || this.held.size >= this.o.maxHeld) {
+    const held = (this.held ??= new Map());
+    if (this.stalled || held.size >= this.o.maxHeld) {
       this.again = true;
     } else {
-      this.held.set(seq, frame);
+      held.set(seq, frame);
     }
     if (!this.reading && !this.stalled) void this.catchUp();
   }
@@ -128,7 +136,9 @@ export class Cursor {
     }
     // A held message beyond the next one means the inbox read raced its write:
     // read again shortly rather than wait for the next live message.
-    if (this.held.size > 0 && !this.stalled) this.scheduleRetry();
+    if (this.held !== undefined && this.held.size > 0 && !this.stalled) {
+      this.scheduleRetry();
+    }
   }
 
   /** The socket drained after a stall: deliver what was missed from the inbox. */
@@ -140,7 +150,7 @@ export class Cursor {
 
   close(): void {
     this.closed = true;
-    this.held.clear();
+    this.held = undefined;
     clearTimeout(this.retryTimer);
   }
 
@@ -149,18 +159,21 @@ export class Cursor {
     this.sentHere = seq;
     if (!this.io.send(frame, replayed)) {
       this.stalled = true;
-      this.held.clear();
+      this.held = undefined;
     }
   }
 
   private flushHeld(): void {
-    for (const seq of this.held.keys()) if (seq <= this.last) this.held.delete(seq);
+    const held = this.held;
+    if (held === undefined) return;
+    for (const seq of held.keys()) if (seq <= this.last) held.delete(seq);
     for (;;) {
-      const frame = this.held.get(this.last + 1);
-      if (frame === undefined || this.stalled) return;
-      this.held.delete(this.last + 1);
+      const frame = held.get(this.last + 1);
+      if (frame === undefined || this.stalled) break;
+      held.delete(this.last + 1);
       this.put(this.last + 1, frame, false);
     }
+    if (held.size === 0 && this.held === held) this.held = undefined;
   }
 
   private scheduleRetry(): void {

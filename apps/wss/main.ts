@@ -104,13 +104,13 @@ const server = new ChatWss(
     maxBufferedBytes: intEnv("CHAT_MAX_BUFFERED_BYTES", 1024 * 1024),
     slowCloseMs: intEnv("CHAT_SLOW_CLOSE_MS", 60_000),
     resumeWaitMs: intEnv("CHAT_RESUME_WAIT_MS", 2000),
-    settleMs: intEnv("CHAT_SETTLE_MS", 1000),
   },
   {
     heartbeatMs: intEnv("CHAT_HEARTBEAT_MS", 15_000),
     maxPayload: intEnv("CHAT_MAX_PAYLOAD_BYTES", 64 * 1024),
     framesPerSecond: intEnv("CHAT_RATE_FRAMES_PER_S", 50),
     sendsPerSecond: intEnv("CHAT_RATE_SENDS_PER_S", 20),
+    setupConcurrency: intEnv("CHAT_SETUP_CONCURRENCY", 64),
   },
 );
 

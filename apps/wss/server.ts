@@ -14,6 +14,7 @@ import { sendJson } from "../shared/http.ts";
 import { withDefaults } from "../shared/options.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
+import { SetupGate } from "./setup-gate.ts";
 
 export const WS_PATH = "/v1/ws";
 
@@ -32,6 +33,14 @@ export interface WssOptions {
   readonly sendsPerSecond?: number;
   /** Longest wait for in-flight sends when draining. @default 5000 */
   readonly drainTimeoutMs?: number;
+  // TODO(#7): a higher limit reconnects a storm's clients sooner, but 256
+  // grew idle memory in the benchmark from ~9 to ~14 KiB per connection
+  // (more set-up garbage promoted); a cheaper set-up would let it go up.
+  /**
+   * Connection set-ups (inbox reads, hello, replay) run at once;
+   * connections past it wait for their hello in arrival order. @default 64
+   */
+  readonly setupConcurrency?: number;
 }
 
 const DEFAULTS = Object.freeze({
@@ -42,11 +51,12 @@ const DEFAULTS = Object.freeze({
   framesPerSecond: 50,
   sendsPerSecond: 20,
   drainTimeoutMs: 5000,
+  setupConcurrency: 64,
 });
 
 type ConnectionConfig = Omit<
   ConnectionDeps,
-  "ack" | "userSends" | "connFrames" | "inflight"
+  "ack" | "userSends" | "connFrames" | "inflight" | "setups"
 >;
 
 export interface WssDeps extends ConnectionConfig {
@@ -69,6 +79,8 @@ export class ChatWss {
   private readonly connDeps: ConnectionDeps;
   private readonly o: Required<WssOptions>;
   private draining = false;
+  /** Socket listeners shared by every connection (none made per connection). */
+  private readonly on: SocketListeners;
 
   constructor(
     private readonly deps: WssDeps,
@@ -82,7 +94,9 @@ export class ChatWss {
       inflight: this.inflight,
       userSends: new RateLimiter({ rate: sendsPerSecond, burst: sendsPerSecond * 4 }),
       connFrames: new RateLimiter({ rate: framesPerSecond, burst: framesPerSecond * 2 }),
+      setups: new SetupGate(this.o.setupConcurrency),
     };
+    this.on = socketListeners(this.conns, deps);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload });
     this.http = createServer((req, res) => {
       void this.health(req.url ?? "/").then(([status, body]) => {
@@ -199,33 +213,15 @@ export class ChatWss {
 
   private accept(ws: WebSocket, user: string, after: number | undefined): void {
     const conn = new Connection(ws, user, this.connDeps);
-    const { metrics } = this.deps;
     this.conns.set(ws, conn);
-    metrics.connections.set(this.conns.size);
-    const log = this.deps.log;
-    const at = { conn: conn.id, user };
+    this.deps.metrics.connections.set(this.conns.size);
 
-    ws.on("pong", () => (conn.alive = true));
-    ws.on("message", (data, isBinary) => {
-      conn.alive = true;
-      if (isBinary) {
-        conn.reject("BAD_FRAME", "binary frames are not supported; send JSON text", 4005);
-        return;
-      }
-      void conn.receive(data.toString("utf8"));
-    });
-    ws.on("error", (err) => log.debug({ ...at, err }, "socket error"));
-    ws.on("close", (code) => {
-      log.debug({ ...at, code }, "disconnected");
-      metrics.closes.inc({ code: String(code) });
-      if (code === 1009) metrics.rejected.inc({ reason: "PAYLOAD_TOO_LARGE" });
-      if (code === 1007) metrics.rejected.inc({ reason: "INVALID_UTF8" });
-      this.conns.delete(ws);
-      metrics.connections.set(this.conns.size);
-      void conn.close();
-    });
+    ws.on("pong", this.on.pong);
+    ws.on("message", this.on.message);
+    ws.on("error", this.on.error);
+    ws.on("close", this.on.close);
     conn.open(after).catch((err: unknown) => {
-      log.warn({ ...at, err }, "connection setup failed");
+      this.deps.log.warn({ conn: conn.id, user, err }, "connection setup failed");
       ws.close(1011, "setup failed; reconnect");
     });
   }
@@ -261,6 +257,54 @@ export class ChatWss {
       for (const [user, upTo] of batch) this.ack(user, upTo);
     }
   }
+}
+
+interface SocketListeners {
+  pong(this: WebSocket): void;
+  message(this: WebSocket, data: Buffer, isBinary: boolean): void;
+  error(this: WebSocket, err: Error): void;
+  close(this: WebSocket, code: number): void;
+}
+
+/** Listeners for every socket of a server; each finds its connection by socket. */
+function socketListeners(
+  conns: Map<WebSocket, Connection>,
+  deps: Pick<WssDeps, "log" | "metrics">,
+): SocketListeners {
+  const { log, metrics } = deps;
+  return {
+    pong() {
+      const conn = conns.get(this);
+      if (conn) conn.alive = true;
+    },
+    message(data, isBinary) {
+      const conn = conns.get(this);
+      if (!conn) return;
+
+      conn.alive = true;
+      if (isBinary) {
+        conn.reject("BAD_FRAME", "binary frames are not supported; send JSON text", 4005);
+        return;
+      }
+      void conn.receive(data.toString("utf8"));
+    },
+    error(err) {
+      const conn = conns.get(this);
+      log.debug({ conn: conn?.id, user: conn?.user, err }, "socket error");
+    },
+    close(code) {
+      const conn = conns.get(this);
+      log.debug({ conn: conn?.id, user: conn?.user, code }, "disconnected");
+      metrics.closes.inc({ code: String(code) });
+      if (code === 1009) metrics.rejected.inc({ reason: "PAYLOAD_TOO_LARGE" });
+      if (code === 1007) metrics.rejected.inc({ reason: "INVALID_UTF8" });
+      if (!conn) return;
+
+      conns.delete(this);
+      metrics.connections.set(conns.size);
+      void conn.close();
+    },
+  };
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({

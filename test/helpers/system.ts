@@ -25,8 +25,8 @@ export const FAST_APP_ENV = Object.freeze({
   CHAT_LOG_LEVEL: "info",
   CHAT_HEARTBEAT_MS: "1000",
   CHAT_ZK_SESSION_TIMEOUT_MS: "4000",
-  CHAT_SETTLE_MS: "300",
   CHAT_RESUME_WAIT_MS: "1000",
+  CHAT_ACK_FLUSH_MS: "1000",
   CHAT_LEASE_MS: "6000",
   CHAT_LEASE_REFRESH_MS: "250",
   // Fault tests send hundreds of messages a second per sender.
