@@ -195,9 +195,11 @@ export type Fanout = (typeof FANOUT_MODES)[number];
 /** The schema of deployment.json: settings all regions share. */
 export const deploymentSchema = z
   .object({
-    fanout: z.enum(FANOUT_MODES, {
-      message: `must be one of ${FANOUT_MODES.map((m) => `"${m}"`).join(", ")}`,
-    }),
+    fanout: z
+      .enum(FANOUT_MODES, {
+        message: `must be one of ${FANOUT_MODES.map((m) => `"${m}"`).join(", ")}`,
+      })
+      .default("per-user"),
   })
   .strict();
 

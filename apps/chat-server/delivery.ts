@@ -17,7 +17,12 @@ import { groupChannel, parseId, userTopic } from "../shared/ids.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { RegionLeases } from "../shared/leases.ts";
 import type { Logger } from "../shared/logger.ts";
-import { messageId, msgFrame, type SendRequest } from "../shared/message.ts";
+import {
+  groupMessageId,
+  messageId,
+  msgFrame,
+  type SendRequest,
+} from "../shared/message.ts";
 import type { CsMetrics } from "../shared/metrics.ts";
 import type { RateLimiter } from "../shared/rate-limit.ts";
 import type { Publisher } from "./publisher.ts";
@@ -175,7 +180,7 @@ export class Delivery {
       list.push(m);
       byServer.set(server, list);
     }
-    const id = messageId(s.from, s.clientMsgId, groupId);
+    const id = groupMessageId(s.from, s.clientMsgId, groupId);
     const copy = { id, from: s.from, group: groupId, body: s.body, sentAt: s.sentAt };
     const results = await Promise.all(
       [...byServer].map(([server, members]) =>

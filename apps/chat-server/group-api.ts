@@ -59,7 +59,7 @@ export async function handleGroupRoute(
 
   const m = GROUP_PATH.exec(pathname);
   if (!m) return false;
-  const id = parseId(decodeURIComponent(m[1]!), deps.regions, "group").id;
+  const id = parseId(decodePath(m[1]!), deps.regions, "group").id;
 
   if (!m[2]) {
     if (req.method !== "GET") throw methodNotAllowed(req, "GET");
@@ -178,6 +178,17 @@ function memberList(
     throw new ChatError("BAD_REQUEST", `${what} names at most ${max} users per request`);
   }
   return [...new Set(value.map((v, i) => parseId(v, regions, `${what}[${i}]`).id))];
+}
+
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ChatError(
+      "BAD_ID",
+      "the group id in the path is not valid percent-encoding",
+    );
+  }
 }
 
 function methodNotAllowed(req: IncomingMessage, allowed: string): ChatError {

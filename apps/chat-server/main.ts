@@ -92,13 +92,15 @@ async function forwardCopies(
   c: GroupCopies,
 ): Promise<{ duplicates: number }> {
   const url = `${peerUrl(to)}/internal/v1/group-copies`;
+  // Storing takes a few ms per member there: the wait grows with the batch.
+  const timeoutMs = 10_000 + 10 * c.members.length;
   const out = await postInternal(
     url,
     `region ${to}`,
     serviceKey,
     `cs:${region}`,
     c,
-    10_000,
+    timeoutMs,
   );
   return { duplicates: Number(out.duplicates ?? 0) };
 }

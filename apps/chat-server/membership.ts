@@ -6,6 +6,7 @@
 // until then its WSSs follow the change the next time they read the list.
 import type { Redis } from "ioredis";
 
+import { ChatError } from "../shared/errors.ts";
 import type { UserGroups } from "../shared/groups.ts";
 import { GROUP_CONTROL_CHANNEL } from "../shared/ids.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -61,8 +62,17 @@ export class MembershipAnnouncer {
 
   /** Applies a change in this region: cached lists dropped, WSSs told. */
   async apply(change: MembershipChange): Promise<void> {
-    await this.userGroups.invalidate(change.users);
-    await this.redis.publish(GROUP_CONTROL_CHANNEL, JSON.stringify(change));
+    try {
+      await this.userGroups.invalidate(change.users);
+      await this.redis.publish(GROUP_CONTROL_CHANNEL, JSON.stringify(change));
+    } catch (err) {
+      throw new ChatError(
+        "UNAVAILABLE",
+        `the change to ${change.group} is stored, but region ${this.region}'s Redis ` +
+          "is unreachable to announce it; retry the same change",
+        { cause: err },
+      );
+    }
   }
 
   stop(): void {

@@ -3,13 +3,14 @@
 // user's group list, which is what a WSS reads to know which group channels to
 // subscribe to in per-group fan-out.
 //
-// A group item `group|<id>` holds the owner and the member set; a user item
-// `groups|<user>` holds the set of groups the user belongs to. There are no
-// transactions in the store, so the two are written in the order that makes a
-// half-done change harmless: on add the user's list first (at worst a WSS
-// subscribes a channel that carries nothing for the user), on remove the
-// group's member set first (at worst the same). Every change is idempotent, so
-// a client retries a failed one.
+// A group item `group|<id>` holds the owner and the member set: the truth. A
+// user item `groups|<user>` holds the set of groups the user belongs to, an
+// index derived from it. There are no transactions in the store, so a change
+// writes the group item first, then brings each changed user's index in line
+// with what the group item says, reading it again after writing until the two
+// agree (see reconcile): whatever order concurrent adds and removes of one
+// user land in, the last index write follows the final member set. Every
+// change is idempotent, so a client retries a failed one.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
@@ -71,6 +72,7 @@ export class GroupStore {
   async create(id: string, owner: string, members: readonly string[]): Promise<Group> {
     const all = unique([owner, ...members]);
     this.checkSize(all.length);
+    await this.checkRoom(id, all);
     try {
       await this.doc.send(
         new PutCommand({
@@ -114,8 +116,8 @@ export class GroupStore {
     const adding = unique(members);
     const before = await this.require(id);
     this.checkSize(new Set([...before.members, ...adding]).size);
+    await this.checkRoom(id, adding);
 
-    await eachLimited(adding, WRITE_CONCURRENCY, (user) => this.addToUser(user, id));
     if (adding.length > 0) {
       await this.doc.send(
         new UpdateCommand({
@@ -127,7 +129,7 @@ export class GroupStore {
         }),
       );
     }
-    return this.require(id);
+    return this.reconcile(id, adding);
   }
 
   /** Removes members (idempotent); returns the group after the change. */
@@ -144,18 +146,45 @@ export class GroupStore {
         }),
       );
     }
-    await eachLimited(removing, WRITE_CONCURRENCY, (user) =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.o.table,
-          Key: { k: userKey(user) },
-          UpdateExpression: "DELETE #g :g",
-          ExpressionAttributeNames: { "#g": "groups" },
-          ExpressionAttributeValues: { ":g": new Set([id]) },
-        }),
-      ),
+    return this.reconcile(id, removing);
+  }
+
+  /**
+   * Makes each user's index say what the group item says of them: writes
+   * it, reads the group again, and writes again for those whose membership
+   * changed meanwhile. Returns the group as last read.
+   */
+  private async reconcile(id: string, users: readonly string[]): Promise<Group> {
+    let group = await this.require(id);
+    let pending = [...users];
+    for (let round = 0; pending.length > 0; round++) {
+      const wrote = new Map<string, boolean>();
+      const members = new Set(group.members);
+      await eachLimited(pending, WRITE_CONCURRENCY, async (user) => {
+        const member = members.has(user);
+        wrote.set(user, member);
+        await this.setIndex(user, id, member);
+      });
+      group = await this.require(id);
+      const now = new Set(group.members);
+      pending = pending.filter((u) => now.has(u) !== wrote.get(u));
+      if (round >= 10 && pending.length > 0) {
+        throw new ChatError("UNAVAILABLE", `${id} keeps changing; retry the change`);
+      }
+    }
+    return group;
+  }
+
+  private async setIndex(user: string, id: string, member: boolean): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.o.table,
+        Key: { k: userKey(user) },
+        UpdateExpression: member ? "ADD #g :g" : "DELETE #g :g",
+        ExpressionAttributeNames: { "#g": "groups" },
+        ExpressionAttributeValues: { ":g": new Set([id]) },
+      }),
     );
-    return this.require(id);
   }
 
   /** The groups `user` belongs to, sorted. */
@@ -177,30 +206,18 @@ export class GroupStore {
     return group;
   }
 
-  private async addToUser(user: string, id: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.o.table,
-          Key: { k: userKey(user) },
-          UpdateExpression: "ADD #g :g",
-          ConditionExpression:
-            "attribute_not_exists(#g) OR size(#g) < :max OR contains(#g, :id)",
-          ExpressionAttributeNames: { "#g": "groups" },
-          ExpressionAttributeValues: {
-            ":g": new Set([id]),
-            ":id": id,
-            ":max": this.o.maxGroupsPerUser,
-          },
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      throw new ChatError(
-        "BAD_REQUEST",
-        `${user} is in ${this.o.maxGroupsPerUser} groups already; remove them from one first`,
-      );
-    }
+  /** Refuses a change that would put a user in more groups than allowed. */
+  private async checkRoom(id: string, users: readonly string[]): Promise<void> {
+    await eachLimited(users, WRITE_CONCURRENCY, async (user) => {
+      const groups = await this.groupsOf(user);
+      if (groups.length >= this.o.maxGroupsPerUser && !groups.includes(id)) {
+        throw new ChatError(
+          "BAD_REQUEST",
+          `${user} is in ${this.o.maxGroupsPerUser} groups already; ` +
+            "they must leave one (or be removed from one) first",
+        );
+      }
+    });
   }
 
   private checkSize(n: number): void {

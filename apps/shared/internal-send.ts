@@ -65,7 +65,10 @@ export async function postInternal(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const message = `${callee} is unreachable; retry with the same clientMsgId`;
+    const timedOut = (err as Error).name === "TimeoutError";
+    const message = timedOut
+      ? `${callee} did not answer within ${timeoutMs / 1000} s; retry with the same clientMsgId`
+      : `${callee} is unreachable; retry with the same clientMsgId`;
     throw new ChatError("UNAVAILABLE", message, { cause: err });
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown> & {

@@ -78,6 +78,15 @@ export function messageId(from: string, clientMsgId: string, to: string): string
 }
 
 /**
+ * The id of a message to a group: the same for every member's copy and every
+ * retry, and never the id of a direct message (whose recipient could have the
+ * same name as the group).
+ */
+export function groupMessageId(from: string, clientMsgId: string, group: string): string {
+  return messageId(from, clientMsgId, `group ${group}`);
+}
+
+/**
  * The frame a client receives for one inbox entry; live and replayed alike.
  * `sentAt` is always last (the WSS reads it from the end).
  */

@@ -74,6 +74,11 @@ const RETRY_MS = 200;
 export class Hub {
   private readonly topics = new Map<string, Topic>();
   private readonly groupTopics = new Map<string, GroupTopic>();
+  /** Users whose group lists are being read, and whether to read again after. */
+  private readonly refreshing = new Map<
+    string,
+    { again: boolean; done: Promise<void> }
+  >();
   private lostConnection = false;
   private readonly perGroup: boolean;
   private readonly region: string;
@@ -157,7 +162,37 @@ export class Hub {
 
   private async subscribeUser(user: string, channel: string): Promise<void> {
     await this.subscribe([channel]);
-    if (this.perGroup) await this.followGroups(user, await this.groupsWithRetry(user));
+    if (this.perGroup) await this.refreshGroups(user);
+  }
+
+  /**
+   * Reads the user's groups and follows them. Runs once at a time per user
+   * (a call while one runs makes it read again after), so a slow read can
+   * never undo a later one. Resolves once the channels are subscribed.
+   */
+  private async refreshGroups(user: string): Promise<void> {
+    const running = this.refreshing.get(user);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const state = { again: false, done: Promise.resolve() };
+    this.refreshing.set(user, state);
+    state.done = (async () => {
+      try {
+        do {
+          state.again = false;
+          const added = await this.followGroups(user, await this.groupsWithRetry(user));
+          // A message sent between a membership change and this subscription
+          // was published before anyone here listened: read the inbox.
+          if (added)
+            for (const m of this.topics.get(userTopic(user))?.members ?? []) m.catchUp();
+        } while (state.again);
+      } finally {
+        this.refreshing.delete(user);
+      }
+    })();
+    return state.done;
   }
 
   /** The user's groups; retried until read or the user has left. */
@@ -174,9 +209,10 @@ export class Hub {
   }
 
   /** Makes the group channels subscribed for `user` exactly those of `groups`. */
-  private async followGroups(user: string, groups: readonly string[]): Promise<void> {
+  /** Returns true when a channel was added. */
+  private async followGroups(user: string, groups: readonly string[]): Promise<boolean> {
     const topic = this.topics.get(userTopic(user));
-    if (!topic) return;
+    if (!topic) return false;
 
     const wanted = new Set(groups.map((g) => groupChannel(g, this.region)));
     for (const g of [...topic.groups]) {
@@ -193,6 +229,7 @@ export class Hub {
       }
     }
     await Promise.all(pending);
+    return pending.length > 0;
   }
 
   private addGroupInterest(user: string, channel: string): Promise<void> {
@@ -245,7 +282,7 @@ export class Hub {
       // Membership changes announced while the subscriber was away were missed.
       const users = [...this.topics.keys()].map((c) => c.slice(c.indexOf(":") + 1));
       for (const user of users) {
-        await this.followGroups(user, await this.groupsWithRetry(user));
+        await this.refreshGroups(user);
       }
     }
     this.resubscribes++;
@@ -295,7 +332,11 @@ export class Hub {
     }
   }
 
-  /** A membership change: follow it for the users held here. */
+  /**
+   * A membership change: the users held here read their group lists again
+   * (the announcement says who changed, the store says what is true now, so
+   * announcements of racing changes arriving in any order end right).
+   */
   private control(message: string): void {
     let c: ControlFrame;
     try {
@@ -305,19 +346,9 @@ export class Hub {
       this.badMessages++;
       return;
     }
-    const channel = groupChannel(c.group, this.region);
     for (const user of c.users) {
-      const topic = this.topics.get(userTopic(user));
-      if (!topic) continue;
-      if (c.op === "remove") {
-        if (topic.groups.delete(channel)) this.dropGroupInterest(user, channel);
-      } else if (c.op === "add" && !topic.groups.has(channel)) {
-        topic.groups.add(channel);
-        // A message sent between the change and this subscription was
-        // published before anyone here listened: read the inbox once subscribed.
-        void this.addGroupInterest(user, channel).then(() => {
-          for (const m of topic.members) m.catchUp();
-        });
+      if (typeof user === "string" && this.topics.has(userTopic(user))) {
+        void this.refreshGroups(user);
       }
     }
   }

@@ -99,6 +99,8 @@ const server = new ChatWss(
     metrics,
     verifier,
     serves,
+    servedBy: (r) => leases.owner(r),
+    subscriberReady: () => sub.status === "ready",
     redis,
     ready,
     maxBufferedBytes: intEnv("CHAT_MAX_BUFFERED_BYTES", 1024 * 1024),

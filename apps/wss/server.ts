@@ -63,6 +63,10 @@ export interface WssDeps extends ConnectionConfig {
   readonly verifier: TokenVerifier;
   /** Regions whose users this WSS accepts: its own, plus any it serves in failover. */
   readonly serves: (region: string) => boolean;
+  /** The region serving a region's users now (its own, or its stand-in in a failover). */
+  readonly servedBy?: (region: string) => string;
+  /** Whether the Redis subscriber is connected; new connections wait for nothing else. */
+  readonly subscriberReady?: () => boolean;
   /** Redis connection for commands (not the subscriber). */
   readonly redis: Redis;
   readonly ready: () => Promise<Record<string, boolean>>;
@@ -194,9 +198,18 @@ export class ChatWss {
 
       const id = await this.deps.verifier.verify(token);
       if (!this.deps.serves(id.region)) {
+        const serving = this.deps.servedBy?.(id.region) ?? id.region;
         throw new ChatError(
           "FORBIDDEN",
-          `this WSS serves region ${this.deps.region}; connect to a WSS of region ${id.region}`,
+          `this WSS does not serve region ${id.region}'s users now; ` +
+            `connect to a WSS of region ${serving}`,
+        );
+      }
+      if (this.deps.subscriberReady?.() === false) {
+        // Its topic could not be subscribed: the connection would wait in silence.
+        throw new ChatError(
+          "UNAVAILABLE",
+          "this WSS cannot reach its Redis; retry shortly or connect to another WSS",
         );
       }
       user = id.id;

@@ -10,6 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
+import { ChatClient } from "../../apps/client/client.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { FANOUT_MODES } from "../../regions/schema.ts";
 import { eventually, TestSystem } from "../helpers/system.ts";
@@ -95,6 +96,48 @@ describe.each(FANOUT_MODES)(
       );
       // The sockets stayed up the whole time: Redis is not the client's problem.
       expect(clients.map((c) => c.connects)).toEqual([1, 1, 1, 1, 1, 1]);
+    });
+
+    it("refuses new sockets and membership changes with 503 while Redis is down", async () => {
+      const owner = "down0:usa";
+      await sys.createGroup(owner, "downg:usa", []);
+      await sys.local.signal("usa-redis", "SIGKILL");
+      try {
+        await eventually("the WSS sees Redis gone", async () => {
+          const res = await fetch(
+            `${sys.region("usa").wss[0]!.replace("ws", "http").replace("/v1/ws", "")}/readyz`,
+          );
+          return res.status === 503;
+        });
+        const client = new ChatClient({
+          urls: [sys.region("usa").wss[0]!],
+          token: () => sys.token("down1:usa"),
+          reconnect: false,
+        });
+        await expect(client.connect()).rejects.toThrow(
+          /closed|503|Unexpected server response/,
+        );
+        client.close();
+
+        const change = await sys.api(owner, "POST", "/v1/groups/downg:usa/members", {
+          add: ["down1:usa"],
+        });
+        expect(change.status).toBe(503);
+        expect(JSON.stringify(change.body)).toMatch(/stored.*retry/);
+      } finally {
+        await sys.local.restart("usa-redis");
+      }
+      // The change was stored; retried, it is announced too.
+      await eventually(
+        "the retried change goes through",
+        async () => {
+          const again = await sys.api(owner, "POST", "/v1/groups/downg:usa/members", {
+            add: ["down1:usa"],
+          });
+          return again.status === 200;
+        },
+        20_000,
+      );
     });
 
     it("puts a message on the socket once after Redis came back (no doubled listener)", async () => {

@@ -187,6 +187,63 @@ describe.each(FANOUT_MODES)("groups with %s fan-out", (fanout) => {
     },
   );
 
+  it(
+    "ends with the group and the user's list agreeing after racing adds and removes",
+    SLOW,
+    async () => {
+      const owner = u("r0");
+      const racer = u("r1", "eu");
+      const group = u("race");
+      await sys.createGroup(owner, group, []);
+      const c = await sys.client(racer);
+      const change = (body: unknown) =>
+        sys.api(owner, "POST", `/v1/groups/${group}/members`, body);
+      for (let round = 0; round < 5; round++) {
+        const [a, r] = await Promise.all([
+          change({ add: [racer] }),
+          change({ remove: [racer] }),
+        ]);
+        expect([a.status, r.status]).toEqual([200, 200]);
+        const inGroup = (
+          (await sys.api(owner, "GET", `/v1/groups/${group}`)).body.members as string[]
+        ).includes(racer);
+        const listed = (
+          (await sys.api(racer, "GET", "/v1/groups")).body.groups as string[]
+        ).includes(group);
+        expect(listed).toBe(inGroup);
+      }
+
+      // Whatever the race left, a member added last gets the next message live.
+      await change({ add: [racer] });
+      await sys.post(owner, { group, body: "after the race" });
+      await eventually("the member got it live", () =>
+        c.inbox.some((m) => m.body === "after the race"),
+      );
+    },
+  );
+
+  it("never takes a group message for a direct one with the same clientMsgId", async () => {
+    // A group may have the name of a user: the two messages are still two.
+    const sender = u("s0");
+    const namesake = u("s1");
+    await sys.createGroup(sender, namesake, [namesake]);
+    const c = await sys.client(namesake);
+    const direct = await sys.post(sender, {
+      to: namesake,
+      body: "direct",
+      clientMsgId: "same",
+    });
+    const grouped = await sys.post(sender, {
+      group: namesake,
+      body: "grouped",
+      clientMsgId: "same",
+    });
+    expect(grouped.body).toMatchObject({ duplicate: false });
+    expect(grouped.body.id).not.toBe(direct.body.id);
+    await eventually("both arrived", () => c.inbox.length === 2);
+    expect(c.inbox.map((m) => m.body)).toEqual(["direct", "grouped"]);
+  });
+
   it("keeps each user's group list in the region's Redis", async () => {
     const group = u("listed");
     await sys.createGroup(u("e0"), group, [u("e1")]);

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 
 import { loadRegions } from "../../regions/schema.ts";
 import { parseId, userTopic } from "../../apps/shared/ids.ts";
-import { messageId, parseSendRequest } from "../../apps/shared/message.ts";
+import {
+  groupMessageId,
+  messageId,
+  parseSendRequest,
+} from "../../apps/shared/message.ts";
 
 const regions = loadRegions();
 
@@ -65,5 +69,11 @@ describe("send requests", () => {
     expect(messageId("alice:usa", "c2", "bob:eu")).not.toBe(id);
     expect(messageId("carol:usa", "c1", "bob:eu")).not.toBe(id);
     expect(messageId("alice:usa", "c1", "dave:eu")).not.toBe(id);
+  });
+
+  it("never gives a group message the id of a direct message to a same-named user", () => {
+    const group = groupMessageId("alice:usa", "c1", "bob:eu");
+    expect(group).not.toBe(messageId("alice:usa", "c1", "bob:eu"));
+    expect(groupMessageId("alice:usa", "c1", "bob:eu")).toBe(group);
   });
 });

@@ -147,8 +147,11 @@ describe("deployment.json", () => {
     expect(loadDeployment(dir)).toEqual({ fanout: "per-group" });
   });
 
-  it("defaults to per-user fan-out when the file is absent", () => {
+  it("defaults to per-user fan-out when the file or the setting is absent", () => {
     expect(loadDeployment(dirWith({ "apac.json": valid }))).toEqual({
+      fanout: "per-user",
+    });
+    expect(loadDeployment(dirWith({ "deployment.json": {} }))).toEqual({
       fanout: "per-user",
     });
   });
