@@ -13,6 +13,7 @@ import {
   openLeases,
   openZk,
   redisTarget,
+  startStep,
   tokenVerifier,
   zkDigest,
 } from "../shared/bootstrap.ts";
@@ -192,8 +193,8 @@ const api = createApi({
 });
 
 await zk.start();
-await presence.start();
-await keeper.start();
+await startStep(log, "reading presence", () => presence.start());
+await startStep(log, "reading the region leases", () => keeper.start());
 acks.start();
 const port = intEnv("CHAT_PORT", 8081);
 api.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {

@@ -122,6 +122,28 @@ export function openZk(log: Logger, metrics: BaseMetrics): ZkSession {
   return zk;
 }
 
+/**
+ * Runs a start-up step until it succeeds (a store that is slow to answer at
+ * start is not a reason to exit), for up to `forMs`; then the error stands.
+ */
+export async function startStep<T>(
+  log: Logger,
+  what: string,
+  step: () => Promise<T>,
+  forMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      log.warn({ err }, `${what} failed at start; retrying`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** True when the inbox table answers. */
 export function inboxReachable(inbox: Inbox): Promise<boolean> {
   return inbox.ping().then(

@@ -13,6 +13,7 @@ import {
   openLeases,
   openZk,
   redisTarget,
+  startStep,
   tokenVerifier,
   zkDigest,
 } from "../shared/bootstrap.ts";
@@ -146,7 +147,9 @@ setInterval(() => void followLeases(), intEnv("CHAT_LEASE_REFRESH_MS", 1000)).un
 setInterval(() => metrics.groupChannels.set(hub.groupChannelCount), 1000).unref();
 await hub.start();
 await zk.start();
-await ensurePresenceTree(zk, zkDigest());
+await startStep(log, "creating the presence tree", () =>
+  ensurePresenceTree(zk, zkDigest()),
+);
 const port = intEnv("CHAT_PORT", 8080);
 server.http.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
   log.info({ port, fanout }, "wss listening");
