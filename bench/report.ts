@@ -91,7 +91,7 @@ function runs(files: (ResultFile<unknown> | undefined)[]): string {
     ),
     "",
     "Load average and CPU pressure (share of time some task waited for a core) when " +
-      "each benchmark started: other engineers' test suites share these two cores.",
+      "each benchmark started: other work shares these two cores.",
     "",
     machineLine(m),
   ].join("\n");
