@@ -217,6 +217,20 @@ export function loadDeployment(dir: string = REGIONS_DIR): Deployment {
   return parseSharedFile(path, readFileSync(path, "utf8"), deploymentSchema);
 }
 
+/**
+ * The fan-out mode: `env` (the CHAT_FANOUT variable) when set, which must name
+ * a mode, else deployment.json of the regions folder.
+ */
+export function fanoutSetting(env: string | undefined, dir?: string): Fanout {
+  if (!env) return loadDeployment(dir).fanout;
+  if (!(FANOUT_MODES as readonly string[]).includes(env)) {
+    throw new Error(
+      `CHAT_FANOUT must be one of ${FANOUT_MODES.join(", ")} (got "${env}")`,
+    );
+  }
+  return env as Fanout;
+}
+
 /** Validates the text of one region file; the error names `file` and the field. */
 export function parseRegionFile(file: string, text: string): Region {
   return parseSharedFile(file, text, regionSchema);

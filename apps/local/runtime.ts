@@ -11,8 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 
 import {
-  FANOUT_MODES,
-  loadDeployment,
+  fanoutSetting,
   loadRegions,
   type Fanout,
   type Regions,
@@ -136,7 +135,7 @@ export class LocalSystem {
       pid: process.pid,
       dir: o.dir,
       dynamo: `http://127.0.0.1:${ports.dynamo}`,
-      fanout: options.fanout ?? fanoutFromEnv() ?? loadDeployment().fanout,
+      fanout: options.fanout ?? fanoutSetting(process.env.CHAT_FANOUT),
       regions,
     };
     const system = new LocalSystem(options, status, ports);
@@ -411,16 +410,4 @@ function readinessCheck(p: LocalProcess, redisPassword: string): () => Promise<b
         return res.status === 200;
       };
   }
-}
-
-/** CHAT_FANOUT of the caller's environment, validated; undefined when unset. */
-function fanoutFromEnv(): Fanout | undefined {
-  const env = process.env.CHAT_FANOUT;
-  if (!env) return undefined;
-  if (!(FANOUT_MODES as readonly string[]).includes(env)) {
-    throw new Error(
-      `CHAT_FANOUT must be one of ${FANOUT_MODES.join(", ")} (got "${env}")`,
-    );
-  }
-  return env as Fanout;
 }

@@ -3,8 +3,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
 import {
-  FANOUT_MODES,
-  loadDeployment,
+  fanoutSetting,
   loadRegions,
   type Fanout,
   type Regions,
@@ -33,18 +32,7 @@ export function appRegion(): { regions: Regions; region: string; fanout: Fanout 
   if (!regions.has(region)) {
     throw new Error(`CHAT_REGION "${region}" is not declared in regions/`);
   }
-  return { regions, region, fanout: fanoutSetting(dir) };
-}
-
-function fanoutSetting(dir: string | undefined): Fanout {
-  const env = process.env.CHAT_FANOUT;
-  if (!env) return loadDeployment(dir).fanout;
-  if (!(FANOUT_MODES as readonly string[]).includes(env)) {
-    throw new Error(
-      `CHAT_FANOUT must be one of ${FANOUT_MODES.join(", ")} (got "${env}")`,
-    );
-  }
-  return env as Fanout;
+  return { regions, region, fanout: fanoutSetting(process.env.CHAT_FANOUT, dir) };
 }
 
 export function tokenVerifier(regions: Regions): TokenVerifier {
