@@ -51,6 +51,8 @@ describe("graceful drain of a WSS", () => {
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
 
+    // The close frames left before the exit; their events may come just after it.
+    await eventually("every client saw its close", () => closes.length === 3, 5000);
     expect(closes).toHaveLength(3);
     for (const c of closes) {
       expect(c.code).toBe(1012);
