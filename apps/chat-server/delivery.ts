@@ -13,11 +13,12 @@
 import type { Fanout, Regions } from "../../regions/schema.ts";
 import { ChatError } from "../shared/errors.ts";
 import { eachLimited, type GroupStore } from "../shared/groups.ts";
-import { groupChannel, parseId, userTopic } from "../shared/ids.ts";
+import { groupChannel, parseId, regionOf, userTopic } from "../shared/ids.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { RegionLeases } from "../shared/leases.ts";
 import type { Logger } from "../shared/logger.ts";
 import {
+  groupFrame,
   groupMessageId,
   messageId,
   msgFrame,
@@ -97,25 +98,31 @@ export class Delivery {
    * `mayForward` is false for messages a peer already routed here.
    */
   async submit(s: Submission, mayForward: boolean): Promise<Accepted> {
-    if (s.group !== undefined) return this.submitGroup(s, s.group, mayForward);
-
-    const { region, leases, metrics } = this.d;
-    const to = parseId(s.to, this.d.regions, "to");
-    const owner = leases.owner(to.region);
-    if (owner !== region) {
+    // A group message goes where the group's home is served; a direct one
+    // where the recipient's is.
+    const home = parseId(
+      s.group ?? s.to,
+      this.d.regions,
+      s.group ? "group" : "to",
+    ).region;
+    const owner = this.d.leases.owner(home);
+    if (owner !== this.d.region) {
       if (!mayForward) {
-        const message = `region ${to.region} is served by ${owner}, not ${region}; retry`;
+        const message = `region ${home} is served by ${owner}, not ${this.d.region}; retry`;
         throw new ChatError("UNAVAILABLE", message);
       }
       const out = await this.d.forward(owner, s);
-      metrics.accepted.inc({ route: "forwarded" });
+      this.d.metrics.accepted.inc({ route: "forwarded" });
       return out;
     }
-    this.requireLease(to.region);
+    if (s.group !== undefined) return this.submitGroup(s, s.group);
+
+    const { leases, metrics } = this.d;
+    this.requireLease(home);
 
     const id = messageId(s.from, s.clientMsgId, s.to);
     const entry = { id, from: s.from, to: s.to, body: s.body, sentAt: s.sentAt };
-    const epoch = leases.get(to.region)?.epoch;
+    const epoch = leases.get(home)?.epoch;
     const stored = metrics.store.startTimer();
     const { seq, duplicate } = await this.d.inbox.append(s.to, { ...entry, epoch });
     stored();
@@ -138,27 +145,12 @@ export class Delivery {
   }
 
   /**
-   * A message to every member of a group: routed to the chat server serving
-   * the group's home region, which stores a copy for each member (through the
-   * chat servers serving the members' regions) before it answers.
+   * A message to every member of a group, at the chat server serving the
+   * group's home region: it stores a copy for each member (through the chat
+   * servers serving the members' regions) before it answers.
    */
-  private async submitGroup(
-    s: Submission,
-    groupId: string,
-    mayForward: boolean,
-  ): Promise<Accepted> {
+  private async submitGroup(s: Submission, groupId: string): Promise<Accepted> {
     const { region, leases, metrics } = this.d;
-    const home = parseId(groupId, this.d.regions, "group").region;
-    const owner = leases.owner(home);
-    if (owner !== region) {
-      if (!mayForward) {
-        const message = `region ${home} is served by ${owner}, not ${region}; retry`;
-        throw new ChatError("UNAVAILABLE", message);
-      }
-      const out = await this.d.forward(owner, s);
-      metrics.accepted.inc({ route: "forwarded" });
-      return out;
-    }
 
     const group = await this.d.groups.get(groupId);
     if (!group) throw new ChatError("NOT_FOUND", `no group ${groupId}`);
@@ -175,7 +167,7 @@ export class Delivery {
 
     const byServer = new Map<string, string[]>();
     for (const m of group.members) {
-      const server = leases.owner(m.slice(m.indexOf(":") + 1));
+      const server = leases.owner(regionOf(m));
       const list = byServer.get(server) ?? [];
       list.push(m);
       byServer.set(server, list);
@@ -204,11 +196,7 @@ export class Delivery {
    */
   async storeCopies(c: GroupCopies): Promise<{ duplicates: number }> {
     const { region, metrics } = this.d;
-    for (const r of new Set(
-      c.members.map((m) => parseId(m, this.d.regions, "member").region),
-    )) {
-      this.requireLease(r);
-    }
+    for (const r of new Set(c.members.map(regionOf))) this.requireLease(r);
 
     const seqs: Record<string, number> = {};
     const publishes: Promise<unknown>[] = [];
@@ -216,7 +204,7 @@ export class Delivery {
     const perUser = this.d.fanout !== "per-group";
     const stored = metrics.store.startTimer();
     await eachLimited(c.members, APPEND_CONCURRENCY, async (to) => {
-      const epoch = this.d.leases.get(to.slice(to.indexOf(":") + 1))?.epoch;
+      const epoch = this.d.leases.get(regionOf(to))?.epoch;
       const entry = {
         id: c.id,
         from: c.from,
@@ -239,15 +227,8 @@ export class Delivery {
 
     const published = metrics.publish.startTimer();
     if (!perUser) {
-      const frame = JSON.stringify({
-        type: "gmsg",
-        id: c.id,
-        from: c.from,
-        group: c.group,
-        body: c.body,
-        sentAt: c.sentAt,
-        seqs,
-      });
+      const { id, from, group, body, sentAt } = c;
+      const frame = groupFrame({ id, from, group, body, sentAt, seqs });
       publishes.push(this.d.publisher.publish(groupChannel(c.group, region), frame));
     }
     await Promise.all(publishes);

@@ -21,7 +21,8 @@ const HELP = `chatctl: operate the multi-region chat system
   chatctl chat <userId>                        chat from the terminal: type "bob:eu hello"
   chatctl inbox <userId> [--json]              pending entries and the last acknowledged seq
   chatctl status [--json]                      per region: redis, zookeeper, wss, chat server
-  chatctl drill <scenario> [--region usa] [--target local|aws] [--fanout per-group] [--json] [thresholds]
+  chatctl drill <scenario> [--region usa] [--target local|aws] [--json] [thresholds]
+                  [--fanout per-user|per-group]
                                                run a failure drill and report on it
                                                (scenarios: wss-crash, redis-outage, redis-failover,
                                                zk-node-loss, zk-session-expiry, region-outage)

@@ -53,6 +53,11 @@ export function parseId(value: unknown, regions: Regions, what = "id"): ParsedId
   return { id: value, name, region };
 }
 
+/** The region of an id. Only call with a parsed id. */
+export function regionOf(id: string): string {
+  return id.slice(id.indexOf(":") + 1);
+}
+
 /** The Redis channel of a user's topic. Only call with a parsed id. */
 export function userTopic(userId: string): string {
   return `u:${userId}`;

@@ -110,3 +110,20 @@ export function msgFrame(e: {
     sentAt: e.sentAt,
   });
 }
+
+/** A group message as a chat server publishes it on a group channel (per-group fan-out). */
+export interface GroupFrame {
+  readonly type: "gmsg";
+  readonly id: string;
+  readonly from: string;
+  readonly group: string;
+  readonly body: string;
+  readonly sentAt: number;
+  /** Each member's sequence for this message (the members of one region's batch). */
+  readonly seqs: Readonly<Record<string, number>>;
+}
+
+export function groupFrame(f: Omit<GroupFrame, "type">): string {
+  const frame: GroupFrame = { type: "gmsg", ...f };
+  return JSON.stringify(frame);
+}

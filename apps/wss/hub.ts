@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import type { Fanout } from "../../regions/schema.ts";
 import { GROUP_CONTROL_CHANNEL, groupChannel, userTopic } from "../shared/ids.ts";
 import type { Logger } from "../shared/logger.ts";
-import { msgFrame } from "../shared/message.ts";
+import { msgFrame, type GroupFrame } from "../shared/message.ts";
 
 /** What the hub needs of a connection. */
 export interface Member {
@@ -36,22 +36,8 @@ export interface HubOptions {
   readonly loadGroups?: GroupLoader;
 }
 
-/** A group message as the chat server publishes it on a group channel. */
-export interface GroupFrame {
-  readonly type: "gmsg";
-  readonly id: string;
-  readonly from: string;
-  readonly group: string;
-  readonly body: string;
-  readonly sentAt: number;
-  /** Each member's sequence for this message (members of this region's batch). */
-  readonly seqs: Readonly<Record<string, number>>;
-}
-
-/** A membership change as the chat server announces it on the control channel. */
+/** A membership change as announced on the control channel: whose lists changed. */
 interface ControlFrame {
-  readonly op: "add" | "remove";
-  readonly group: string;
   readonly users: readonly string[];
 }
 
@@ -113,23 +99,9 @@ export class Hub {
     if (this.perGroup) await this.subscribe([GROUP_CONTROL_CHANNEL]);
   }
 
-  /** Users with at least one connection here. */
-  get users(): number {
-    return this.topics.size;
-  }
-
   /** Group channels subscribed (per-group fan-out). */
   get groupChannelCount(): number {
     return this.groupTopics.size;
-  }
-
-  get channels(): string[] {
-    return [...this.topics.keys(), ...this.groupTopics.keys()];
-  }
-
-  /** The group channels subscribed for `user` (per-group fan-out). */
-  groupChannelsOf(user: string): string[] {
-    return [...(this.topics.get(userTopic(user))?.groups ?? [])];
   }
 
   /**
@@ -341,7 +313,7 @@ export class Hub {
     let c: ControlFrame;
     try {
       c = JSON.parse(message) as ControlFrame;
-      if (typeof c.group !== "string" || !Array.isArray(c.users)) throw 0;
+      if (!Array.isArray(c.users)) throw 0;
     } catch {
       this.badMessages++;
       return;

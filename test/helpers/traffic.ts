@@ -2,6 +2,9 @@
 // messages to the recipients, others send to a group of all the recipients,
 // so both the user topics and (in per-group fan-out) the group channels carry
 // messages through every fault.
+import { expect } from "vitest";
+
+import type { CheckReport } from "../../apps/checker/checker.ts";
 import type { SenderPlan } from "../../apps/checker/senders.ts";
 import type { TestSystem } from "./system.ts";
 
@@ -52,4 +55,15 @@ export async function mixedTraffic(
     sends: o.direct * o.directCount + o.grouped * o.groupCount,
     deliveries: o.direct * o.directCount + o.grouped * o.groupCount * o.recipients.length,
   };
+}
+
+/** Asserts every one of `sent` deliveries arrived, once and in order. */
+export function expectWhole(report: CheckReport, sent: number): void {
+  expect(report).toMatchObject({
+    sent,
+    delivered: sent,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+  });
 }
