@@ -151,8 +151,12 @@ await startStep(log, "creating the presence tree", () =>
   ensurePresenceTree(zk, zkDigest()),
 );
 const port = intEnv("CHAT_PORT", 8080);
-server.http.listen(port, process.env.CHAT_HOST ?? "0.0.0.0", () => {
-  log.info({ port, fanout }, "wss listening");
+// A storm reconnects thousands of clients at once. With Node's default accept
+// queue (511) the kernel drops the rest of their handshakes, and each dropped
+// client waits a TCP retransmission (1 s, then 3 s) before it is even heard.
+const backlog = intEnv("CHAT_LISTEN_BACKLOG", 4096);
+server.http.listen({ port, host: process.env.CHAT_HOST ?? "0.0.0.0", backlog }, () => {
+  log.info({ port, fanout, backlog }, "wss listening");
 });
 
 onShutdown(log, async () => {

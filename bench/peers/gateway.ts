@@ -52,6 +52,8 @@ wss.on("connection", (ws, req) => {
 });
 
 await new Promise<void>((r) => sub.once("ready", () => r()));
-http.listen(port, "127.0.0.1", () => process.send?.("ready"));
+// The same accept queue as ours (CHAT_LISTEN_BACKLOG): a storm's reconnects
+// are not held up by dropped handshakes in any of the three.
+http.listen({ port, host: "127.0.0.1", backlog: 4096 }, () => process.send?.("ready"));
 process.on("disconnect", () => process.exit(0));
 process.on("SIGTERM", () => process.exit(0));

@@ -34,6 +34,8 @@ io.on("connection", (socket) => {
 await Promise.all(
   [pub, sub].map((r) => new Promise<void>((ok) => r.once("ready", () => ok()))),
 );
-http.listen(port, "127.0.0.1", () => process.send?.("ready"));
+// The same accept queue as ours (CHAT_LISTEN_BACKLOG): a storm's reconnects
+// are not held up by dropped handshakes in any of the three.
+http.listen({ port, host: "127.0.0.1", backlog: 4096 }, () => process.send?.("ready"));
 process.on("disconnect", () => process.exit(0));
 process.on("SIGTERM", () => process.exit(0));
