@@ -1,5 +1,7 @@
 // Tokens: user tokens (HS256 JWT, `sub` = user id) and the service tokens that
 // WSS and chat servers present to each other. Only HS256 is accepted.
+import { webcrypto } from "node:crypto";
+
 import {
   SignJWT,
   createRemoteJWKSet,
@@ -150,6 +152,28 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/**
+ * HS256 verification keys, imported once per secret. Given the raw bytes, the
+ * library imports a WebCrypto key on every call, which was about a third of
+ * a token check's cost (and every connect and API call makes one).
+ */
+const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = webcrypto.subtle.importKey(
+      "raw",
+      secret,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 async function verify(
   key: Uint8Array | ReturnType<typeof createRemoteJWKSet>,
   token: string,
@@ -160,7 +184,7 @@ async function verify(
     const options = { algorithms, audience, clockTolerance: 2, requiredClaims: ["exp"] };
     const { payload } =
       key instanceof Uint8Array
-        ? await jwtVerify(token, key, options)
+        ? await jwtVerify(token, await hmacKey(key), options)
         : await jwtVerify(token, key, options);
     return payload;
   } catch (err) {
