@@ -84,11 +84,12 @@ export class Connection implements Member, CursorIO {
   }
 
   /**
-   * Subscribes the user's topic, then registers presence and reads the
+   * Subscribes the user's topic, registers presence, then reads the
    * acknowledged cursor, greets the client and, when it gave `resumeAfter`,
    * replays the inbox. The inbox reads wait for a set-up slot (at most
    * `setups.limit` connections read at once); the subscription and the
-   * presence node, which Redis and ZooKeeper take pipelined, do not.
+   * presence node, which Redis and ZooKeeper take pipelined, do not, and no
+   * slot is held while ZooKeeper works through a storm's queue of nodes.
    */
   async open(resumeAfter: number | undefined): Promise<void> {
     if (this.closed) return;
@@ -102,7 +103,7 @@ export class Connection implements Member, CursorIO {
     this.joined = undefined;
     if (this.closed) return;
 
-    const registered = presence
+    await presence
       .register({
         user: this.user,
         wss: wssId,
@@ -111,7 +112,8 @@ export class Connection implements Member, CursorIO {
         at: this.connectedAt,
       })
       .catch((err: unknown) => this.warn(err, "presence registration failed"));
-    await this.deps.setups.run(() => this.greet(registered, resumeAfter));
+    if (this.closed) return;
+    await this.deps.setups.run(() => this.greet(resumeAfter));
   }
 
   /** Handles one text frame from the client. */
@@ -217,16 +219,12 @@ export class Connection implements Member, CursorIO {
       .catch((err: unknown) => this.warn(err, "presence removal failed"));
   }
 
-  /** Reads the acknowledged cursor, sends hello once presence is there, replays. */
-  private async greet(
-    registered: Promise<void>,
-    resumeAfter: number | undefined,
-  ): Promise<void> {
+  /** Reads the acknowledged cursor, sends hello, replays. */
+  private async greet(resumeAfter: number | undefined): Promise<void> {
     if (this.closed) return;
 
     const { inbox, wssId, region } = this.deps;
     const acked = await inbox.acked(this.user).catch(() => 0);
-    await registered;
     if (this.closed) return;
 
     this.frame({
