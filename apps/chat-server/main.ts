@@ -1,5 +1,7 @@
-// The chat server process: wires configuration, stores, presence, the send
-// path, the acknowledgement worker and the HTTP API together.
+// The chat server process: wires configuration, stores, the send path, the
+// acknowledgement worker and the HTTP API together. It does not read presence:
+// it publishes every stored message (docs/delivery.md), so it needs no
+// ZooKeeper session.
 import { hostname } from "node:os";
 
 import { secretKey } from "../shared/auth.ts";
@@ -11,11 +13,9 @@ import {
   openGroups,
   openInbox,
   openLeases,
-  openZk,
   redisTarget,
   startStep,
   tokenVerifier,
-  zkDigest,
 } from "../shared/bootstrap.ts";
 import { ChatError } from "../shared/errors.ts";
 import { intEnv, jsonEnv, requireEnv } from "../shared/env.ts";
@@ -23,7 +23,6 @@ import { UserGroups } from "../shared/groups.ts";
 import { postInternal, postInternalSend } from "../shared/internal-send.ts";
 import { createLogger } from "../shared/logger.ts";
 import { csMetrics } from "../shared/metrics.ts";
-import { PresenceCache } from "../shared/presence.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { openRedis } from "../shared/redis.ts";
 import { AckWorker } from "./ack-worker.ts";
@@ -59,8 +58,6 @@ ackRedis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "ack-worke
 const dynamo = openDynamo();
 const inbox = openInbox(dynamo);
 const leases = openLeases(dynamo, regions);
-const zk = openZk(log, metrics);
-const presence = new PresenceCache(zk, log, zkDigest());
 const publisher = new Publisher(redis, log);
 const groups = openGroups(dynamo);
 const userGroups = new UserGroups(redis, groups);
@@ -172,7 +169,6 @@ setInterval(() => {
 async function ready(): Promise<Record<string, boolean>> {
   return {
     redis: redis.status === "ready",
-    zookeeper: presence.synced,
     inbox: await inboxReachable(inbox),
   };
 }
@@ -192,8 +188,6 @@ const api = createApi({
   log,
 });
 
-await zk.start();
-await startStep(log, "reading presence", () => presence.start());
 await startStep(log, "reading the region leases", () => keeper.start());
 acks.start();
 const port = intEnv("CHAT_PORT", 8081);
@@ -210,6 +204,5 @@ onShutdown(log, async () => {
   announcer.stop();
   await acks.stop();
   publisher.close();
-  zk.close();
   redis.disconnect();
 });

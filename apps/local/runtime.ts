@@ -298,8 +298,6 @@ export class LocalSystem {
         CHAT_HOST: "127.0.0.1",
         CHAT_REDIS_URL: ep.redis,
         CHAT_REDIS_PASSWORD: secrets.redisPassword,
-        CHAT_ZK_CONNECT: ep.zookeeper,
-        CHAT_ZK_DIGEST: zkDigestOf(secrets),
         CHAT_DYNAMO_ENDPOINT: this.status.dynamo,
         CHAT_JWT_SECRET: secrets.jwtSecret,
         CHAT_INTERNAL_SECRET: secrets.internalSecret,
@@ -323,6 +321,8 @@ export class LocalSystem {
           ...common,
           CHAT_PORT: String(port),
           CHAT_WSS_ID: name,
+          CHAT_ZK_CONNECT: ep.zookeeper,
+          CHAT_ZK_DIGEST: zkDigestOf(secrets),
           CHAT_CS_URL: ep.cs,
         };
         started.push(this.addApp(name, "wss", id, port, "apps/wss/main.ts", env));

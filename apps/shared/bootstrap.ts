@@ -14,11 +14,11 @@ import { GroupStore } from "./groups.ts";
 import { dynamoClient, Inbox } from "./inbox.ts";
 import { RegionLeases } from "./leases.ts";
 import type { Logger } from "./logger.ts";
-import type { baseMetrics } from "./metrics.ts";
+import type { wssMetrics } from "./metrics.ts";
 import type { RedisTarget } from "./redis.ts";
 import { ZkSession } from "./zk.ts";
 
-type BaseMetrics = ReturnType<typeof baseMetrics>;
+type WssMetrics = ReturnType<typeof wssMetrics>;
 
 /**
  * The declared regions, this process's own region (CHAT_REGION) and the
@@ -94,7 +94,7 @@ export function zkDigest(): string | undefined {
 }
 
 /** A ZooKeeper session whose state is logged and exported as metrics. */
-export function openZk(log: Logger, metrics: BaseMetrics): ZkSession {
+export function openZk(log: Logger, metrics: WssMetrics): ZkSession {
   const zk = new ZkSession({
     connect: requireEnv("CHAT_ZK_CONNECT"),
     sessionTimeoutMs: intEnv("CHAT_ZK_SESSION_TIMEOUT_MS", 6000),

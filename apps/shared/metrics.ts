@@ -19,16 +19,6 @@ export function baseMetrics(app: string, labels: Record<string, string>) {
       labelNames: ["reason"],
       registers: [registry],
     }),
-    zkConnected: new Gauge({
-      name: "chat_zookeeper_connected",
-      help: "1 while the ZooKeeper session is connected",
-      registers: [registry],
-    }),
-    zkExpired: new Counter({
-      name: "chat_zookeeper_session_expirations_total",
-      help: "ZooKeeper sessions lost and replaced",
-      registers: [registry],
-    }),
     redisReconnects: new Counter({
       name: "chat_redis_reconnects_total",
       help: "Redis connections re-established, by connection role",
@@ -49,6 +39,16 @@ export function wssMetrics(labels: Record<string, string>) {
   });
   return {
     ...base,
+    zkConnected: new Gauge({
+      name: "chat_zookeeper_connected",
+      help: "1 while the ZooKeeper session is connected",
+      registers: r,
+    }),
+    zkExpired: new Counter({
+      name: "chat_zookeeper_session_expirations_total",
+      help: "ZooKeeper sessions lost and replaced",
+      registers: r,
+    }),
     framesOut,
     /** framesOut for `msg`, bound once: it is counted on the hot path. */
     msgFramesOut: framesOut.labels("msg"),

@@ -1,7 +1,8 @@
 // Presence in a region's ZooKeeper: one ephemeral node per connection, named
-// `<userId>~<wssId>~<connId>` under one of a fixed number of bucket nodes, so
-// a chat server can keep a cache of who is connected from child watches alone
-// (one listing of one bucket per change, no read per message).
+// `<userId>~<wssId>~<connId>` under one of a fixed number of bucket nodes. It
+// says who is connected where, for operators and drills; delivery does not
+// read it (a chat server publishes every stored message, docs/delivery.md), so
+// a connect or disconnect costs one write and no reader re-lists a bucket.
 import { EventEmitter } from "node:events";
 
 import type { Logger } from "./logger.ts";
@@ -146,89 +147,5 @@ export class PresenceRegistrar extends EventEmitter {
         if (this.live.get(path) === c) await this.createNode(path, c, undefined);
       }
     }
-  }
-}
-
-/**
- * The chat-server side: who is connected, kept current by child watches on
- * every bucket. `synced` is false until the first full listing of a session,
- * and while the session is disconnected; callers should then assume online.
- */
-export class PresenceCache extends EventEmitter {
-  private readonly byBucket = new Map<string, Set<string>>();
-  private readonly users = new Map<string, number>();
-  private readonly listed = new Set<string>();
-  private generation = 0;
-
-  constructor(
-    private readonly zk: ZkSession,
-    private readonly log: Logger,
-    private readonly digest?: string,
-  ) {
-    super();
-    zk.on("session", () => void this.relistAll());
-    zk.on("expired", () => this.listed.clear());
-  }
-
-  get synced(): boolean {
-    return this.zk.isConnected && this.listed.size === BUCKETS;
-  }
-
-  /** True when `userId` has at least one connection in this region. */
-  isOnline(userId: string): boolean {
-    return (this.users.get(userId) ?? 0) > 0;
-  }
-
-  /** Number of connections known. */
-  get connections(): number {
-    let n = 0;
-    for (const kids of this.byBucket.values()) n += kids.size;
-    return n;
-  }
-
-  async start(): Promise<void> {
-    await this.relistAll();
-  }
-
-  private async relistAll(): Promise<void> {
-    const gen = ++this.generation;
-    this.listed.clear();
-    await ensurePresenceTree(this.zk, this.digest).catch(() => undefined);
-    await Promise.all(
-      Array.from({ length: BUCKETS }, (_, i) => this.list(`b${pad(i)}`, gen)),
-    );
-  }
-
-  private async list(bucket: string, gen: number): Promise<void> {
-    const path = `${PRESENCE_ROOT}/${bucket}`;
-    let kids: string[];
-    try {
-      kids = await this.zk.watchChildren(path, (type) => {
-        if (type === ZK.CHILD_EVENT && gen === this.generation)
-          void this.list(bucket, gen);
-      });
-    } catch (err) {
-      this.log.warn({ err, bucket }, "presence listing failed");
-      return;
-    }
-    if (gen !== this.generation) return;
-
-    this.apply(bucket, new Set(kids));
-    this.listed.add(bucket);
-    this.emit("change");
-  }
-
-  private apply(bucket: string, next: Set<string>): void {
-    const prev = this.byBucket.get(bucket) ?? new Set<string>();
-    for (const name of prev) if (!next.has(name)) this.count(name, -1);
-    for (const name of next) if (!prev.has(name)) this.count(name, +1);
-    this.byBucket.set(bucket, next);
-  }
-
-  private count(nodeName: string, delta: number): void {
-    const user = nodeName.slice(0, nodeName.indexOf("~"));
-    const n = (this.users.get(user) ?? 0) + delta;
-    if (n > 0) this.users.set(user, n);
-    else this.users.delete(user);
   }
 }

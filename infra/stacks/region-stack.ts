@@ -95,7 +95,8 @@ export class RegionStack extends TerraformStack {
       subnets: network.privateSubnets,
       ensembleSize: region.zookeeper.ensembleSize as 3 | 5,
       instanceType: region.zookeeper.instanceType,
-      clientGroups: appGroups,
+      // Presence is the WSSs' alone: chat servers publish without reading it.
+      clientGroups: [platform.wssGroup],
       kmsKeyArn: key.arn,
     });
 
@@ -112,7 +113,6 @@ export class RegionStack extends TerraformStack {
       CHAT_REGION: region.id,
       CHAT_REDIS_URL: redis.url,
       CHAT_REDIS_CLUSTER: String(redis.clusterMode),
-      CHAT_ZK_CONNECT: zookeeper.connectString,
       CHAT_INBOX_TABLE: INBOX_TABLE,
       CHAT_DEDUP_TABLE: DEDUP_TABLE,
       CHAT_FANOUT: deployment.fanout,
@@ -156,6 +156,7 @@ export class RegionStack extends TerraformStack {
       environment: {
         ...sharedEnvironment,
         CHAT_PORT: String(PORTS.wss),
+        CHAT_ZK_CONNECT: zookeeper.connectString,
         CHAT_CS_URL: csUrl(region.id),
       },
       secrets: sharedSecrets,

@@ -83,7 +83,7 @@ describe.each(regions)("region $id", (region: Region) => {
     expect(params["maxmemory-policy"]).toBe("noeviction");
   });
 
-  it("admits no CIDR at all into Redis or ZooKeeper, only the app task groups", () => {
+  it("admits no CIDR at all into Redis or ZooKeeper, only the app task groups (ZooKeeper: the WSSs only)", () => {
     const stack = regionStack(region.id);
     const guarded = [
       referenceTo(stack, "aws_security_group", "/redis/sg"),
@@ -105,6 +105,7 @@ describe.each(regions)("region $id", (region: Region) => {
       const source = rule.referenced_security_group_id as string;
       const isQuorum = rule.from_port === 2888 || rule.from_port === 3888;
       if (isQuorum) expect(source).toBe(rule.security_group_id);
+      else if (rule.security_group_id === guarded[1]) expect(source).toBe(appGroups[0]);
       else expect(appGroups).toContain(source);
     }
     for (const group of resourcesOf(stack, "aws_security_group")) {

@@ -186,18 +186,19 @@ describe("the app environment", () => {
       "CHAT_REGION",
       "CHAT_PORT",
       "CHAT_REDIS_URL",
-      "CHAT_ZK_CONNECT",
       "CHAT_INBOX_TABLE",
       "CHAT_DEDUP_TABLE",
       "CHAT_FANOUT",
       "AWS_REGION",
     ];
     expect(Object.keys(envOf(wss))).toEqual(
-      expect.arrayContaining([...common, "CHAT_CS_URL"]),
+      expect.arrayContaining([...common, "CHAT_ZK_CONNECT", "CHAT_CS_URL"]),
     );
     expect(Object.keys(envOf(cs))).toEqual(
       expect.arrayContaining([...common, "CHAT_CS_PEERS"]),
     );
+    // Presence is read by no chat server.
+    expect(envOf(cs).CHAT_ZK_CONNECT).toBeUndefined();
     expect(wss.secrets.map((s) => s.name).sort()).toEqual([
       "CHAT_JWT_SECRET",
       "CHAT_REDIS_PASSWORD",
@@ -224,7 +225,7 @@ describe("the app environment", () => {
       /^rediss:\/\/\$\{aws_elasticache_replication_group\.[^}]+\}:6379$/,
     );
 
-    const zk = envOf(cs).CHAT_ZK_CONNECT!.split(",");
+    const zk = envOf(wss).CHAT_ZK_CONNECT!.split(",");
     expect(zk).toHaveLength(region.zookeeper.ensembleSize);
     for (const node of zk) expect(node).toMatch(/^10\.\d+\.\d+\.\d+:2181$/);
 

@@ -1,6 +1,6 @@
 // Presence against a real ZooKeeper: re-registration after a session is
-// replaced touches only nodes of this WSS's own old session; the chat
-// server's cache follows the nodes through watches.
+// replaced touches only nodes of this WSS's own old session; a listing shows a
+// connection from registration until it is removed or its session ends.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import {
 import { silentLogger } from "../../apps/shared/logger.ts";
 import {
   ensurePresenceTree,
-  PresenceCache,
+  listPresence,
   PresenceRegistrar,
   presencePath,
 } from "../../apps/shared/presence.ts";
@@ -96,27 +96,24 @@ describe("presence registration after a session is replaced", () => {
     );
   });
 
-  it("keeps the chat server's cache current from watches", async () => {
-    const cacheSession = await session();
-    const cache = new PresenceCache(cacheSession, silentLogger());
-    await cache.start();
-    expect(cache.synced).toBe(true);
+  it("lists a connection from registration until removal or the end of its session", async () => {
+    const reader = await session();
+    const node = "watched:usa~wss-a~c9";
+    const listed = async () => (await listPresence(reader)).includes(node);
 
     const wss = await session();
     const registrar = new PresenceRegistrar(wss, silentLogger());
     const c = conn("watched:usa", "c9");
-    expect(cache.isOnline("watched:usa")).toBe(false);
+    expect(await listed()).toBe(false);
     await registrar.register(c);
-    await eventually("online", () => cache.isOnline("watched:usa"));
+    expect(await listed()).toBe(true);
     await registrar.unregister(c);
-    await eventually("offline", () => !cache.isOnline("watched:usa"));
+    expect(await listed()).toBe(false);
 
     await registrar.register(c);
-    await eventually("online again", () => cache.isOnline("watched:usa"));
+    expect(await listed()).toBe(true);
     wss.close();
-    await eventually(
-      "offline when the WSS session closes",
-      () => !cache.isOnline("watched:usa"),
-    );
+    await eventually("gone when the WSS session closes", async () => !(await listed()));
+    reader.close();
   });
 });
