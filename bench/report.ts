@@ -145,8 +145,9 @@ function goals(
     rows.push([
       `reconnect storm: all ${st!.clients.toLocaleString("en")} receiving again ` +
         "within 10 s, nothing lost",
-      `last one after ${fmt(rec.receiveMs.max / 1000, 1)} s (${rec.affected} reconnected), ` +
-        `lost ${so.end.lost}, duplicated ${so.end.duplicated}`,
+      `last one after ${fmt(rec.receiveMs.max / 1000, 1)} s (${rec.affected} reconnected, ` +
+        `${st!.backgroundRate} msg/s background), lost ${so.end.lost}, duplicated ` +
+        `${so.end.duplicated}`,
       verdict(ok),
     ]);
   }

@@ -61,6 +61,9 @@ export function stormSection(s: StormData): string {
       rec ? `${rec.reconnectMs.p50} / ${rec.reconnectMs.max}` : "-",
       rec ? `${rec.receiveMs.p50} / **${rec.receiveMs.max}**` : "-",
       rec ? String(rec.notRecovered) : "-",
+      rec?.backgroundBacklogAtKill !== undefined
+        ? String(rec.backgroundBacklogAtKill)
+        : "-",
       end ? `${end.lost} (${end.lostAffected} to affected)` : "-",
       end ? String(end.duplicated) : "-",
       r.error ?? "",
@@ -97,7 +100,9 @@ export function stormSection(s: StormData): string {
       "msg/s of background traffic to all of them; one server SIGKILLed. Times in ms " +
       "from the kill (setup: from the successful attempt to hello). Ratio of the last " +
       `client receiving again, ours: ${s.ratios.receiveMaxVsGateway ?? "n/a"}x the bare ` +
-      `gateway, ${s.ratios.receiveMaxVsSocketIo ?? "n/a"}x Socket.IO.`,
+      `gateway, ${s.ratios.receiveMaxVsSocketIo ?? "n/a"}x Socket.IO. "Background behind ` +
+      'at kill": background messages due but not yet answered when the server was ' +
+      "killed; near 0 means the system kept up before the storm.",
     "",
     table(
       [
@@ -107,6 +112,7 @@ export function stormSection(s: StormData): string {
         "connected again p50 / max",
         "receiving again p50 / max",
         "not recovered",
+        "background behind at kill",
         "lost",
         "duplicated",
         "",

@@ -118,6 +118,12 @@ export interface StormAfterKillArgs {
 export interface StormRecovery {
   /** Clients that were on the killed server. */
   readonly affected: number;
+  /**
+   * Background messages due but not yet sent at the kill, plus those sent and
+   * not yet answered: near 0 when the system kept up with the background
+   * rate before the kill (else the storm is measured on top of a backlog).
+   */
+  readonly backgroundBacklogAtKill: number;
   /** Of those, clients that did not receive again before the timeout. */
   readonly notRecovered: number;
   /** Kill to connected again (hello), ms: p50, p99, max. */

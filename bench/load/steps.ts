@@ -70,6 +70,16 @@ export class Pacer {
     private readonly countWindow: readonly [number, number] = [0, 0],
   ) {}
 
+  /** Messages already due by `now` that are not sent yet: how far behind the sender is. */
+  behind(now = nowUs()): number {
+    if (now < this.startUs) return 0;
+    const due = Math.min(
+      this.total,
+      Math.floor(((now - this.startUs) * this.rate) / 1e6) + 1,
+    );
+    return Math.max(0, due - this.i);
+  }
+
   run(): Promise<PacerResult> {
     return new Promise((resolve) => {
       this.done = resolve;

@@ -52,6 +52,7 @@ export class StormRun {
   /** Waits until every affected client receives again, or the timeout. */
   async afterKill(a: StormAfterKillArgs): Promise<StormRecovery> {
     this.killedAtUs = a.killedAtUs;
+    const backlog = (this.pacer?.behind(a.killedAtUs) ?? 0) + this.ctx.sender.inFlight;
     const deadline = Date.now() + a.timeoutMs;
     while (this.receivedAt.size < this.affected.size && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -64,6 +65,7 @@ export class StormRun {
     }
     return {
       affected: this.affected.size,
+      backgroundBacklogAtKill: backlog,
       notRecovered: this.affected.size - this.receivedAt.size,
       reconnectMs: summary(since(this.readyAt)),
       receiveMs: summary(since(this.receivedAt)),
