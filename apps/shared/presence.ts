@@ -130,8 +130,9 @@ export class PresenceRegistrar extends EventEmitter {
     const data = JSON.stringify({ ...c, topic: userTopic(c.user) });
     try {
       await this.zk.create(path, data, ZK.EPHEMERAL);
-      // The client library creates nodes world-readable: narrow it at once.
-      if (this.digest) {
+      // The client library creates nodes world-readable: narrow it at once
+      // (unless the connection closed meanwhile and the node is being removed).
+      if (this.digest && this.live.get(path) === c) {
         this.zk
           .restrictTo(path, this.digest)
           .catch((err: unknown) => this.emit("error", err, c));
