@@ -330,7 +330,23 @@ export class Inbox {
   }
 
   private async cachedTail(user: string): Promise<number> {
-    return this.tails.get(user) ?? (await this.tail(user));
+    return this.tails.get(user) ?? (await this.firstTail(user));
+  }
+
+  /**
+   * The tail of a recipient this process holds none for, from batched point
+   * reads when they suffice: sequences have no holes, so when slot `acked + 1`
+   * is empty nothing was stored after the acknowledged cursor, and the tail is
+   * the cursor. Only a recipient with unacknowledged entries costs a query.
+   * (A slot the TTL removed ahead of later entries would hide those, as in
+   * `hasAfter`; they are past their retention then, and the sequence goes on
+   * after the cursor, as it does when every entry has expired.)
+   */
+  private async firstTail(user: string): Promise<number> {
+    const acked = await this.acked(user);
+    if (await this.hasAfter(user, acked)) return this.tail(user);
+    this.rememberTail(user, acked);
+    return acked;
   }
 
   private rememberTail(user: string, seq: number): void {

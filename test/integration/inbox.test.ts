@@ -76,6 +76,48 @@ describe("inbox", () => {
     expect(await inbox.read("big:eu", 150, 150)).toHaveLength(10);
   });
 
+  it("finds a recipient's tail from batched point reads, querying only past unacknowledged entries", async () => {
+    const seed = new Inbox(dynamoClient(endpoint, "local"));
+    for (const id of ["t1", "t2", "t3"]) await seed.append("caught-up:eu", entry(id));
+    await seed.ack("caught-up:eu", 3);
+    for (const id of ["u1", "u2", "u3"]) await seed.append("behind:eu", entry(id));
+    await seed.ack("behind:eu", 1);
+
+    // A chat server that has not stored for these recipients yet.
+    const client = dynamoClient(endpoint, "local");
+    const commands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const fresh = new Inbox(client);
+    const queries = () => commands.filter((c) => c === "QueryCommand").length;
+
+    expect(await fresh.append("new:eu", entry("n1"))).toEqual({
+      seq: 1,
+      duplicate: false,
+    });
+    expect(await fresh.append("caught-up:eu", entry("t4"))).toEqual({
+      seq: 4,
+      duplicate: false,
+    });
+    expect(queries()).toBe(0);
+    expect(await fresh.append("behind:eu", entry("u4"))).toEqual({
+      seq: 4,
+      duplicate: false,
+    });
+    expect(queries()).toBe(1);
+    expect((await fresh.read("behind:eu", 0)).map((e) => e.id)).toEqual([
+      "u1",
+      "u2",
+      "u3",
+      "u4",
+    ]);
+  });
+
   it("moves the acknowledged cursor forward only", async () => {
     const inbox = new Inbox(dynamoClient(endpoint, "local"));
     for (const id of ["a1", "a2", "a3"]) await inbox.append("acks:eu", entry(id));
