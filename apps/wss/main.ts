@@ -113,7 +113,7 @@ const server = new ChatWss(
     maxPayload: intEnv("CHAT_MAX_PAYLOAD_BYTES", 64 * 1024),
     framesPerSecond: intEnv("CHAT_RATE_FRAMES_PER_S", 50),
     sendsPerSecond: intEnv("CHAT_RATE_SENDS_PER_S", 20),
-    setupConcurrency: intEnv("CHAT_SETUP_CONCURRENCY", 64),
+    setupConcurrency: intEnv("CHAT_SETUP_CONCURRENCY", 32),
   },
 );
 

@@ -33,12 +33,13 @@ export interface WssOptions {
   readonly sendsPerSecond?: number;
   /** Longest wait for in-flight sends when draining. @default 5000 */
   readonly drainTimeoutMs?: number;
-  // TODO(#7): a higher limit reconnects a storm's clients sooner, but 256
-  // grew idle memory in the benchmark from ~9 to ~14 KiB per connection
-  // (more set-up garbage promoted); a cheaper set-up would let it go up.
   /**
    * Connection set-ups (inbox reads, hello, replay) run at once;
-   * connections past it wait for their hello in arrival order. @default 64
+   * connections past it wait for their hello in arrival order. More at once
+   * leaves more set-up garbage to be promoted, which idle memory per
+   * connection shows; since a set-up no longer waits on ZooKeeper, 32 sets up
+   * connections about as fast as 64 did, with less of it (docs/benchmarks.md).
+   * @default 32
    */
   readonly setupConcurrency?: number;
 }
@@ -51,7 +52,7 @@ const DEFAULTS = Object.freeze({
   framesPerSecond: 50,
   sendsPerSecond: 20,
   drainTimeoutMs: 5000,
-  setupConcurrency: 64,
+  setupConcurrency: 32,
 });
 
 type ConnectionConfig = Omit<
