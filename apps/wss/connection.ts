@@ -84,15 +84,12 @@ export class Connection implements Member, CursorIO {
   }
 
   /**
-   * Subscribes the user's topic and registers presence, then reads the
+   * Subscribes the user's topic, registers presence, then reads the
    * acknowledged cursor, greets the client and, when it gave `resumeAfter`,
    * replays the inbox. The inbox reads wait for a set-up slot (at most
-   * `setups.limit` connections read at once); the subscription does not.
-   * Hello does not wait for the presence node: delivery never reads presence
-   * (a chat server publishes every stored message), and in a storm ZooKeeper
-   * takes seconds to work through thousands of nodes. The node follows within
-   * that time; one removed on close cannot outlive it, as this WSS's session
-   * gives ZooKeeper its create before its delete.
+   * `setups.limit` connections read at once); the subscription and the
+   * presence node, which Redis and ZooKeeper take pipelined, do not, and no
+   * slot is held while ZooKeeper works through a storm's queue of nodes.
    */
   async open(resumeAfter: number | undefined): Promise<void> {
     if (this.closed) return;
@@ -106,7 +103,7 @@ export class Connection implements Member, CursorIO {
     this.joined = undefined;
     if (this.closed) return;
 
-    void presence
+    await presence
       .register({
         user: this.user,
         wss: wssId,
@@ -115,6 +112,7 @@ export class Connection implements Member, CursorIO {
         at: this.connectedAt,
       })
       .catch((err: unknown) => this.warn(err, "presence registration failed"));
+    if (this.closed) return;
     await this.deps.setups.run(() => this.greet(resumeAfter));
   }
 

@@ -37,7 +37,7 @@ export interface WssOptions {
    * Connection set-ups (inbox reads, hello, replay) run at once;
    * connections past it wait for their hello in arrival order. More at once
    * leaves more set-up garbage to be promoted, which idle memory per
-   * connection shows; since a set-up no longer waits on ZooKeeper, 32 sets up
+   * connection shows; since no slot waits on ZooKeeper any more, 32 sets up
    * connections about as fast as 64 did, with less of it (docs/benchmarks.md).
    * @default 32
    */

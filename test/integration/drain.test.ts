@@ -35,11 +35,7 @@ describe("graceful drain of a WSS", () => {
     const closes: { code: number; reason: string }[] = [];
     for (const c of clients)
       c.on("close", (code: number, reason: string) => closes.push({ code, reason }));
-    // Presence follows hello (it is not on the delivery path).
-    await eventually(
-      "presence of all three",
-      async () => (await nodesOf("usa-wss-1")) === 3,
-    );
+    expect(await nodesOf("usa-wss-1")).toBe(3);
 
     const sending = runSenders({
       send: sys.httpSend(),
