@@ -119,10 +119,11 @@ export class Inbox {
   }
 
   // TODO(#7): two conditional writes per message (the dedup record, then the
-  // entry) through the SDK hold a chat server to ~150-250 msg/s on the
-  // benchmark's two cores, which is what keeps a reconnect storm's probes
-  // (sent behind 500 msg/s of background) from arriving within 10 s. In AWS
-  // one TransactWriteItems could carry both; the local store has none.
+  // entry) through the SDK hold a chat server to about 450-550 msg/s end to
+  // end on the benchmark's two cores (with the local store on the same cores),
+  // and a reconnect storm's 2,500 probe messages take it 3-4 s of the 10 s
+  // goal. In AWS one TransactWriteItems could carry both; the local store has
+  // none.
   private async appendNow(recipient: string, entry: NewEntry): Promise<AppendResult> {
     const key = `${recipient}|${entry.id}`;
     const expiresAt = this.expiry();
