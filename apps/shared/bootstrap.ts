@@ -133,8 +133,9 @@ export async function startStep<T>(
 }
 
 /** True when the inbox table answers. */
-export function inboxReachable(inbox: Inbox): Promise<boolean> {
-  return inbox.ping().then(
+export function inboxReachable(inbox: Inbox, timeoutMs = 2000): Promise<boolean> {
+  // A store that stops answering must make readiness say so, not hang it.
+  return inbox.ping(timeoutMs).then(
     () => true,
     () => false,
   );

@@ -290,9 +290,11 @@ export class Inbox {
     await this.createTable(this.dedupTable, [{ name: "k", type: "S", key: "HASH" }]);
   }
 
-  /** Throws when the inbox table cannot be reached. */
-  async ping(): Promise<void> {
-    await this.client.send(new DescribeTableCommand({ TableName: this.inboxTable }));
+  /** Throws when the inbox table cannot be reached within `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<void> {
+    await this.client.send(new DescribeTableCommand({ TableName: this.inboxTable }), {
+      abortSignal: AbortSignal.timeout(timeoutMs),
+    });
   }
 
   private async tryPut(
