@@ -292,6 +292,9 @@ function socketListeners(
   deps: Pick<WssDeps, "log" | "metrics">,
 ): SocketListeners {
   const { log, metrics } = deps;
+  // A socket the library closed for a protocol error reports 1006 (the client
+  // sent no close frame back); the code it was closed with comes from the error.
+  const closedWith = new WeakMap<WebSocket, number>();
   return {
     pong() {
       const conn = conns.get(this);
@@ -311,8 +314,11 @@ function socketListeners(
     error(err) {
       const conn = conns.get(this);
       log.debug({ conn: conn?.id, user: conn?.user, err }, "socket error");
+      const code = WS_ERROR_CLOSE[(err as { code?: string }).code ?? ""];
+      if (code !== undefined) closedWith.set(this, code);
     },
-    close(code) {
+    close(received) {
+      const code = closedWith.get(this) ?? received;
       const conn = conns.get(this);
       log.debug({ conn: conn?.id, user: conn?.user, code }, "disconnected");
       metrics.closes.inc({ code: String(code) });
@@ -326,6 +332,22 @@ function socketListeners(
     },
   };
 }
+
+/** The close code the WebSocket library sends for each protocol error it raises. */
+const WS_ERROR_CLOSE: Readonly<Record<string, number>> = Object.freeze({
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_INVALID_OPCODE: 1002,
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
+  WS_ERR_UNEXPECTED_RSV_1: 1002,
+  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
+  WS_ERR_EXPECTED_FIN: 1002,
+  WS_ERR_EXPECTED_MASK: 1002,
+  WS_ERR_UNEXPECTED_MASK: 1002,
+  WS_ERR_INVALID_CLOSE_CODE: 1002,
+});
 
 const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   400: "Bad Request",

@@ -577,10 +577,17 @@ describe("after all of it", () => {
       "FORBIDDEN",
       "BAD_FRAME",
       "PAYLOAD_TOO_LARGE",
+      "INVALID_UTF8",
       "RATE_LIMITED",
     ]) {
       expect(metrics).toMatch(
         new RegExp(`chat_rejected_input_total\\{reason="${reason}"[^}]*\\} [1-9]`),
+      );
+    }
+    // Closes the WebSocket library made for a protocol error count by their code.
+    for (const code of ["1009", "1007", "4005", "4008"]) {
+      expect(metrics).toMatch(
+        new RegExp(`chat_wss_closes_total\\{code="${code}"[^}]*\\} [1-9]`),
       );
     }
   });
