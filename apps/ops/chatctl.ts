@@ -65,6 +65,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Output piped into a reader that stopped (`chatctl inbox u | head`) is not
+// an error: stop quietly, as other command-line tools do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(0);
+});
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
