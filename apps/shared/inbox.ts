@@ -347,9 +347,11 @@ export class Inbox {
    */
   private async firstTail(user: string): Promise<number> {
     const acked = await this.acked(user);
-    if (await this.hasAfter(user, acked)) return this.tail(user);
-    this.rememberTail(user, acked);
-    return acked;
+    const seq = (await this.hasAfter(user, acked))
+      ? Math.max(await this.storedTail(user), acked)
+      : acked;
+    this.rememberTail(user, seq);
+    return seq;
   }
 
   private rememberTail(user: string, seq: number): void {

@@ -1,9 +1,10 @@
 // Point reads of the inbox table, coalesced: the keys asked for within a few
 // milliseconds of each other go out as one consistent BatchGetItem (up to 100
-// keys) instead of one GetItem each. Connection set-up reads two keys per
-// user (the acknowledged cursor and the slot after the resume point); a
-// reconnect storm asks for thousands at once, and batched, the store and the
-// SDK see one request per fifty connects.
+// keys) instead of one GetItem each. A connection's set-up reads two keys
+// (the acknowledged cursor and the slot after the resume point), and so does a
+// chat server finding a recipient's tail; a reconnect storm asks for
+// thousands at once, and batched, the store and the SDK see one request per
+// fifty connects.
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 import { withDefaults } from "./options.ts";
@@ -128,8 +129,8 @@ export class KeyLoader {
     for (let round = 0; keys.length > 0; round++) {
       if (round >= this.o.maxRounds) {
         throw new Error(
-          `acknowledged cursors of ${keys.length} users were left unprocessed ` +
-            `${round} times; the inbox table is throttled`,
+          `${keys.length} inbox keys were left unprocessed ${round} times; ` +
+            "the inbox table is throttled",
         );
       }
       if (round > 0) {
