@@ -83,7 +83,7 @@ describe.each(regions)("region $id", (region: Region) => {
     expect(params["maxmemory-policy"]).toBe("noeviction");
   });
 
-  it("admits no CIDR at all into Redis or ZooKeeper, only the app task groups (ZooKeeper: the WSSs only)", () => {
+  it("admits no CIDR into Redis or ZooKeeper, only app task groups (ZooKeeper: WSSs only)", () => {
     const stack = regionStack(region.id);
     const guarded = [
       referenceTo(stack, "aws_security_group", "/redis/sg"),
