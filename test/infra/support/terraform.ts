@@ -31,6 +31,7 @@ const MIRROR_CANDIDATES = [
 ];
 
 const INIT = ["init", "-backend=false", "-input=false"];
+const LOCK_FILE = ".terraform.lock.hcl";
 
 /** How Terraform is run: the binary, its environment and the mirror it uses (if any). */
 export interface TerraformSetup {
@@ -114,10 +115,21 @@ export async function checkStacks(
     return { stack, dir };
   });
 
+  // Every stack pins the same provider: once one init has written a lock file,
+  // the others start from it, so they link the cached provider instead of
+  // installing it into the cache again while another stack validates from it.
+  let lockFile: string | undefined;
   let initLock = Promise.resolve();
   const init = (dir: string) => {
     const result = initLock.then(() =>
-      withCacheLock(setup.cacheDir, () => run(setup, dir, INIT)),
+      withCacheLock(setup.cacheDir, async () => {
+        if (lockFile) cpSync(lockFile, join(dir, LOCK_FILE));
+        const out = await run(setup, dir, INIT);
+        if (out.code === 0 && existsSync(join(dir, LOCK_FILE))) {
+          lockFile ??= join(dir, LOCK_FILE);
+        }
+        return out;
+      }),
     );
     initLock = result.then(() => undefined);
     return result;
