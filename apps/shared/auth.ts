@@ -1,7 +1,5 @@
 // Tokens: user tokens (HS256 JWT, `sub` = user id) and the service tokens that
 // WSS and chat servers present to each other. Only HS256 is accepted.
-import { webcrypto } from "node:crypto";
-
 import {
   SignJWT,
   createRemoteJWKSet,
@@ -12,9 +10,9 @@ import {
 
 import type { Regions } from "../../regions/schema.ts";
 import { ChatError } from "./errors.ts";
+import { MALFORMED, verifyHs256 } from "./hs256.ts";
 import { parseId, type ParsedId } from "./ids.ts";
 
-const ALGORITHMS = ["HS256"];
 const USER_AUDIENCE = "chat";
 const SERVICE_AUDIENCE = "chat-internal";
 const MIN_SECRET_BYTES = 32;
@@ -86,9 +84,9 @@ export class TokenVerifier {
 
     let payload;
     if (alg === "HS256" && this.hsKey) {
-      payload = await verify(this.hsKey, token, this.audience, ["HS256"]);
+      payload = verifyHs256(this.hsKey, token, this.audience);
     } else if (alg === "RS256" && this.jwks) {
-      payload = await verify(this.jwks, token, this.audience, ["RS256"]);
+      payload = await verifyRs256(this.jwks, token, this.audience);
     } else {
       const allowed = [this.hsKey ? "HS256" : "", this.jwks ? "RS256" : ""].filter(
         Boolean,
@@ -113,7 +111,7 @@ export async function verifyUserToken(
   token: string,
   regions: Regions,
 ): Promise<ParsedId> {
-  const payload = await verify(key, token, USER_AUDIENCE, ALGORITHMS);
+  const payload = verifyHs256(key, token, USER_AUDIENCE);
   try {
     return parseId(payload.sub, regions, "token subject");
   } catch (err) {
@@ -138,7 +136,7 @@ export async function verifyServiceToken(
   key: Uint8Array,
   token: string,
 ): Promise<string> {
-  const payload = await verify(key, token, SERVICE_AUDIENCE, ALGORITHMS);
+  const payload = verifyHs256(key, token, SERVICE_AUDIENCE);
   if (typeof payload.sub !== "string") {
     throw new ChatError("UNAUTHENTICATED", "service token has no subject");
   }
@@ -152,41 +150,19 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/**
- * HS256 verification keys, imported once per secret. Given the raw bytes, the
- * library imports a WebCrypto key on every call, which was about a third of
- * a token check's cost (and every connect and API call makes one).
- */
-const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
-
-function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    key = webcrypto.subtle.importKey(
-      "raw",
-      secret,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["verify"],
-    );
-    hmacKeys.set(secret, key);
-  }
-  return key;
-}
-
-async function verify(
-  key: Uint8Array | ReturnType<typeof createRemoteJWKSet>,
+async function verifyRs256(
+  jwks: ReturnType<typeof createRemoteJWKSet>,
   token: string,
   audience: string,
-  algorithms: string[],
 ) {
   try {
-    const options = { algorithms, audience, clockTolerance: 2, requiredClaims: ["exp"] };
-    const { payload } =
-      key instanceof Uint8Array
-        ? await jwtVerify(token, await hmacKey(key), options)
-        : await jwtVerify(token, key, options);
-    return payload;
+    const options = {
+      algorithms: ["RS256"],
+      audience,
+      clockTolerance: 2,
+      requiredClaims: ["exp"],
+    };
+    return (await jwtVerify(token, jwks, options)).payload;
   } catch (err) {
     throw new ChatError("UNAUTHENTICATED", describeJwtError(err), { cause: err });
   }
@@ -208,5 +184,5 @@ function describeJwtError(err: unknown): string {
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
     return "token signature does not verify";
   }
-  return "token is malformed; send a JWT as `Authorization: Bearer <token>`";
+  return MALFORMED;
 }
