@@ -71,8 +71,14 @@ export class Connection implements Member, CursorIO {
   private closed = false;
   /** The acknowledged cursor as read for hello. */
   private ackedAtHello = 0;
-  /** The next inbox read may first ask whether there is anything to read. */
-  private probe = false;
+  /**
+   * The first inbox read after `after` may first ask whether there is
+   * anything to read; `next` is that answer when it was asked along with
+   * the acknowledged cursor.
+   */
+  private probe: { after: number; next: Promise<boolean> | undefined } | undefined;
+  /** Whether anything follows a reconnect's `after`, asked with the cursor. */
+  private prefetched: { after: number; next: Promise<boolean> } | undefined;
   alive = true;
 
   constructor(
@@ -170,6 +176,9 @@ export class Connection implements Member, CursorIO {
 
   // Member: called by the hub.
   live(seq: number, frame: string): void {
+    // A message before the cursor starts may have been stored after the
+    // answer fetched with the acknowledged cursor was read: ask again.
+    if (!this.started) this.prefetched = undefined;
     this.cursor.live(seq, frame);
   }
 
@@ -181,9 +190,11 @@ export class Connection implements Member, CursorIO {
   async read(after: number, limit: number): Promise<CursorEntry[]> {
     // Most connects have nothing new: a batched key lookup says so for a
     // fraction of a query's cost.
-    if (this.probe) {
-      this.probe = false;
-      if (!(await this.deps.inbox.hasAfter(this.user, after))) return [];
+    const probe = this.probe;
+    this.probe = undefined;
+    if (probe?.after === after) {
+      const next = probe.next ?? this.deps.inbox.hasAfter(this.user, after);
+      if (!(await next)) return [];
     }
     const entries = await this.deps.inbox.read(this.user, after, limit);
     return entries.map((e) => ({ seq: e.seq, frame: msgFrame(e) }));
@@ -224,6 +235,13 @@ export class Connection implements Member, CursorIO {
     if (this.closed) return;
 
     const { inbox, wssId, region } = this.deps;
+    // A reconnect names where it resumes: whether anything follows is asked
+    // in the same batched read as the cursor, not in a second one after it.
+    if (resumeAfter !== undefined) {
+      const next = inbox.hasAfter(this.user, resumeAfter);
+      next.catch(() => undefined); // a failure surfaces when the read uses it
+      this.prefetched = { after: resumeAfter, next };
+    }
     const acked = await inbox.acked(this.user).catch(() => 0);
     if (this.closed) return;
 
@@ -257,7 +275,10 @@ export class Connection implements Member, CursorIO {
     this.resumeTimer = undefined;
     // Below the acknowledged cursor, entries the TTL removed may leave holes
     // (a sequence restarts after the cursor): there only a query is sure.
-    this.probe = after >= this.ackedAtHello;
+    const prefetched =
+      this.prefetched?.after === after ? this.prefetched.next : undefined;
+    this.prefetched = undefined;
+    this.probe = after >= this.ackedAtHello ? { after, next: prefetched } : undefined;
     return this.cursor.start(after);
   }
 
