@@ -56,7 +56,7 @@ redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "publisher" }
 ackRedis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "ack-worker" }));
 
 const dynamo = openDynamo();
-const inbox = openInbox(dynamo);
+const inbox = openInbox();
 const leases = openLeases(dynamo, regions);
 const publisher = new Publisher(redis, log);
 const groups = openGroups(dynamo);

@@ -61,15 +61,17 @@ export function redisTarget(): RedisTarget {
 }
 
 /** The DynamoDB client of the inbox store (CHAT_DYNAMO_ENDPOINT in local mode). */
-export function openDynamo(): DynamoDBClient {
+export function openDynamo(options: { cacheMiddleware?: boolean } = {}): DynamoDBClient {
   return dynamoClient(
     process.env.CHAT_DYNAMO_ENDPOINT || undefined,
     process.env.AWS_REGION ?? "local",
+    options,
   );
 }
 
-export function openInbox(client: DynamoDBClient): Inbox {
-  return new Inbox(client, {
+/** The inbox, on a client of its own that resolves each command's middleware once. */
+export function openInbox(): Inbox {
+  return new Inbox(openDynamo({ cacheMiddleware: true }), {
     inboxTable: process.env.CHAT_INBOX_TABLE || undefined,
     dedupTable: process.env.CHAT_DEDUP_TABLE || undefined,
   });

@@ -14,15 +14,12 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
-  ResourceInUseException,
-} from "@aws-sdk/client-dynamodb";
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
   QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+  ResourceInUseException,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 
 import { KeyLoader } from "./key-loader.ts";
 import { withDefaults } from "./options.ts";
@@ -78,13 +75,18 @@ const META_SEQ = 0;
 export class Inbox {
   readonly inboxTable: string;
   readonly dedupTable: string;
-  private readonly doc: DynamoDBDocumentClient;
   private readonly retentionSeconds: number;
   private readonly tailCacheSize: number;
   private readonly tails = new Map<string, number>();
   private readonly appending = new Map<string, Promise<unknown>>();
   private readonly points: KeyLoader;
 
+  /**
+   * @param client sends only low-level commands here, so it may cache its
+   *   middleware (`cacheMiddleware`, as `openInbox` sets it); a document
+   *   client must never share such a client, or every command it sends
+   *   repeats its first one.
+   */
   constructor(
     private readonly client: DynamoDBClient,
     options: InboxOptions = {},
@@ -94,10 +96,7 @@ export class Inbox {
     this.dedupTable = o.dedupTable;
     this.retentionSeconds = o.retentionDays * 86400;
     this.tailCacheSize = o.tailCacheSize;
-    this.doc = DynamoDBDocumentClient.from(client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    this.points = new KeyLoader(this.doc, this.inboxTable, {
+    this.points = new KeyLoader(client, this.inboxTable, {
       waitMs: o.pointReadBatchMs,
     });
   }
@@ -159,13 +158,13 @@ export class Inbox {
       // trying further, so it always names the only slot this message may take.
       const next = Math.max(candidate + 1, (await this.tail(recipient)) + 1);
       try {
-        await this.doc.send(
-          new UpdateCommand({
+        await this.client.send(
+          new UpdateItemCommand({
             TableName: this.dedupTable,
-            Key: { k: key },
+            Key: { k: { S: key } },
             UpdateExpression: "SET seq = :next",
             ConditionExpression: "seq = :current",
-            ExpressionAttributeValues: { ":next": next, ":current": candidate },
+            ExpressionAttributeValues: { ":next": num(next), ":current": num(candidate) },
           }),
         );
         candidate = next;
@@ -185,12 +184,12 @@ export class Inbox {
     const entries: InboxEntry[] = [];
     let from = Math.max(after, META_SEQ);
     while (entries.length < limit) {
-      const out = await this.doc.send(
+      const out = await this.client.send(
         new QueryCommand({
           TableName: this.inboxTable,
           KeyConditionExpression: "#u = :u AND seq > :after",
           ExpressionAttributeNames: { "#u": "user" },
-          ExpressionAttributeValues: { ":u": user, ":after": from },
+          ExpressionAttributeValues: { ":u": { S: user }, ":after": num(from) },
           ConsistentRead: true,
           Limit: limit - entries.length,
         }),
@@ -204,10 +203,10 @@ export class Inbox {
 
   /** One entry, or undefined. */
   async get(user: string, seq: number): Promise<InboxEntry | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({
+    const out = await this.client.send(
+      new GetItemCommand({
         TableName: this.inboxTable,
-        Key: { user, seq },
+        Key: { user: { S: user }, seq: num(seq) },
         ConsistentRead: true,
       }),
     );
@@ -226,19 +225,19 @@ export class Inbox {
   }
 
   private async storedTail(user: string): Promise<number> {
-    const out = await this.doc.send(
+    const out = await this.client.send(
       new QueryCommand({
         TableName: this.inboxTable,
         KeyConditionExpression: "#u = :u AND seq > :meta",
         ExpressionAttributeNames: { "#u": "user" },
-        ExpressionAttributeValues: { ":u": user, ":meta": META_SEQ },
+        ExpressionAttributeValues: { ":u": { S: user }, ":meta": num(META_SEQ) },
         ProjectionExpression: "seq",
         ScanIndexForward: false,
         ConsistentRead: true,
         Limit: 1,
       }),
     );
-    return Number(out.Items?.[0]?.seq ?? 0);
+    return Number(out.Items?.[0]?.seq?.N ?? 0);
   }
 
   /**
@@ -266,13 +265,13 @@ export class Inbox {
    */
   async ack(user: string, upTo: number): Promise<boolean> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
+      await this.client.send(
+        new UpdateItemCommand({
           TableName: this.inboxTable,
-          Key: { user, seq: META_SEQ },
+          Key: { user: { S: user }, seq: num(META_SEQ) },
           UpdateExpression: "SET acked = :n, ackedAt = :now",
           ConditionExpression: "attribute_not_exists(acked) OR acked < :n",
-          ExpressionAttributeValues: { ":n": upTo, ":now": Date.now() },
+          ExpressionAttributeValues: { ":n": num(upTo), ":now": num(Date.now()) },
         }),
       );
       return true;
@@ -320,17 +319,17 @@ export class Inbox {
   }
 
   private async dedupSeq(key: string): Promise<number> {
-    const out = await this.doc.send(
-      new GetCommand({
+    const out = await this.client.send(
+      new GetItemCommand({
         TableName: this.dedupTable,
-        Key: { k: key },
+        Key: { k: { S: key } },
         ConsistentRead: true,
       }),
     );
-    if (out.Item?.seq === undefined) {
+    if (out.Item?.seq?.N === undefined) {
       throw new Error(`dedup record ${key} vanished while in use`);
     }
-    return Number(out.Item.seq);
+    return Number(out.Item.seq.N);
   }
 
   private async cachedTail(user: string): Promise<number> {
@@ -396,23 +395,31 @@ export class Inbox {
   }
 }
 
-/** A DynamoDB client for an endpoint (local mode) or the default AWS chain. */
+/**
+ * A DynamoDB client for an endpoint (local mode) or the default AWS chain.
+ * `cacheMiddleware` resolves each command's middleware once per command
+ * class instead of on every request (a tenth of a write's CPU); only for a
+ * client no document client uses (see `Inbox`).
+ */
 export function dynamoClient(
   endpoint: string | undefined,
   region: string,
+  options: { readonly cacheMiddleware?: boolean } = {},
 ): DynamoDBClient {
-  if (!endpoint) return new DynamoDBClient({ region });
+  const cacheMiddleware = options.cacheMiddleware ?? false;
+  if (!endpoint) return new DynamoDBClient({ region, cacheMiddleware });
   return new DynamoDBClient({
     region,
     endpoint,
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
     maxAttempts: 5,
+    cacheMiddleware,
   });
 }
 
-// The two writes every message makes are marshalled here, not by the document
-// client: its extra layer of middleware and generic marshalling cost about a
-// tenth of each write's CPU in the chat server.
+// Items are marshalled here, not by a document client: its extra layer of
+// middleware and generic marshalling cost 10-15% of each write's CPU, and it
+// cannot share a client that caches its middleware.
 function entryItem(
   user: string,
   seq: number,
@@ -438,14 +445,15 @@ function num(n: number): AttributeValue {
   return { N: String(n) };
 }
 
-function toEntry(item: Record<string, unknown>): InboxEntry {
+function toEntry(item: Record<string, AttributeValue>): InboxEntry {
+  const group = item.group?.S;
   return {
-    seq: Number(item.seq),
-    id: String(item.id),
-    from: String(item.from),
-    to: String(item.to),
-    ...(typeof item.group === "string" ? { group: item.group } : {}),
-    body: String(item.body),
-    sentAt: Number(item.sentAt),
+    seq: Number(item.seq?.N),
+    id: String(item.id?.S),
+    from: String(item.from?.S),
+    to: String(item.to?.S),
+    ...(group !== undefined ? { group } : {}),
+    body: String(item.body?.S),
+    sentAt: Number(item.sentAt?.N),
   };
 }

@@ -5,7 +5,11 @@
 // chat server finding a recipient's tail; a reconnect storm asks for
 // thousands at once, and batched, the store and the SDK see one request per
 // fifty connects.
-import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 
 import { withDefaults } from "./options.ts";
 
@@ -56,11 +60,11 @@ export class KeyLoader {
   private readonly o: Required<KeyLoaderOptions>;
 
   /**
-   * @param doc the document client of the inbox store
+   * @param client the client of the inbox store
    * @param table a table keyed by `user` (S) and `seq` (N)
    */
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly client: DynamoDBClient,
     private readonly table: string,
     options: KeyLoaderOptions = {},
   ) {
@@ -122,9 +126,9 @@ export class KeyLoader {
   /** Items of `keys` (`seq|user`, at most maxKeys, no repeats); absent ones left out. */
   private async batchGet(wanted: string[]): Promise<Map<string, KeyItem>> {
     const found = new Map<string, KeyItem>();
-    let keys: Record<string, unknown>[] = wanted.map((key) => {
+    let keys: Record<string, AttributeValue>[] = wanted.map((key) => {
       const bar = key.indexOf("|");
-      return { user: key.slice(bar + 1), seq: Number(key.slice(0, bar)) };
+      return { user: { S: key.slice(bar + 1) }, seq: { N: key.slice(0, bar) } };
     });
     for (let round = 0; keys.length > 0; round++) {
       if (round >= this.o.maxRounds) {
@@ -136,8 +140,8 @@ export class KeyLoader {
       if (round > 0) {
         await new Promise((r) => setTimeout(r, this.o.retryMs * 2 ** (round - 1)));
       }
-      const out = await this.doc.send(
-        new BatchGetCommand({
+      const out = await this.client.send(
+        new BatchGetItemCommand({
           RequestItems: {
             [this.table]: {
               Keys: keys,
@@ -149,9 +153,9 @@ export class KeyLoader {
         }),
       );
       for (const item of out.Responses?.[this.table] ?? []) {
-        const user = String(item.user);
-        const seq = Number(item.seq);
-        const acked = item.acked === undefined ? undefined : Number(item.acked);
+        const user = String(item.user?.S);
+        const seq = Number(item.seq?.N);
+        const acked = item.acked?.N === undefined ? undefined : Number(item.acked.N);
         found.set(`${seq}|${user}`, { user, seq, acked });
       }
       keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];

@@ -52,7 +52,7 @@ sub.on("reconnecting", () => metrics.redisReconnects.inc({ role: "subscriber" })
 redis.on("reconnecting", () => metrics.redisReconnects.inc({ role: "commands" }));
 
 const dynamo = openDynamo();
-const inbox = openInbox(dynamo);
+const inbox = openInbox();
 const leases = openLeases(dynamo, regions);
 const zk = openZk(log, metrics);
 const presence = new PresenceRegistrar(zk, log, zkDigest());

@@ -16,11 +16,15 @@ afterAll(async () => {
   await dynamo?.stop();
 });
 
+/** As the apps open it: on a client that resolves each command's middleware once. */
+const openInbox = () =>
+  new Inbox(dynamoClient(endpoint, "local", { cacheMiddleware: true }));
+
 const entry = (id: string) => ({ id, from: "a:usa", to: "r:eu", body: id, sentAt: 1 });
 
 describe("inbox", () => {
   it("numbers a recipient's messages 1, 2, 3 and reads them back in order", async () => {
-    const inbox = new Inbox(dynamoClient(endpoint, "local"));
+    const inbox = openInbox();
     for (const id of ["m1", "m2", "m3"]) await inbox.append("one:eu", entry(id));
     const read = await inbox.read("one:eu", 0);
     expect(read.map((e) => [e.seq, e.id])).toEqual([
@@ -33,10 +37,7 @@ describe("inbox", () => {
   });
 
   it("gives racing writers with stale caches one gapless sequence, each message once", async () => {
-    const writers = Array.from(
-      { length: 4 },
-      () => new Inbox(dynamoClient(endpoint, "local")),
-    );
+    const writers = Array.from({ length: 4 }, () => openInbox());
     const ids = Array.from({ length: 60 }, (_, i) => `c${i}`);
     // Every message is appended by two writers at once (a retry racing the original).
     await Promise.all(
@@ -45,18 +46,14 @@ describe("inbox", () => {
         writers[(i + 1) % 4]!.append("many:eu", entry(id)),
       ]),
     );
-    const read = await new Inbox(dynamoClient(endpoint, "local")).read(
-      "many:eu",
-      0,
-      1000,
-    );
+    const read = await openInbox().read("many:eu", 0, 1000);
     expect(read.map((e) => e.seq)).toEqual(ids.map((_, i) => i + 1));
     expect(new Set(read.map((e) => e.id)).size).toBe(ids.length);
   });
 
   it("returns the first slot for a retried append, long after", async () => {
-    const a = new Inbox(dynamoClient(endpoint, "local"));
-    const b = new Inbox(dynamoClient(endpoint, "local"));
+    const a = openInbox();
+    const b = openInbox();
     const first = await a.append("retry:eu", entry("x1"));
     await a.append("retry:eu", entry("x2"));
     const again = await b.append("retry:eu", entry("x1"));
@@ -66,7 +63,7 @@ describe("inbox", () => {
   });
 
   it("reads past DynamoDB's 1 MB page limit", async () => {
-    const inbox = new Inbox(dynamoClient(endpoint, "local"));
+    const inbox = openInbox();
     const big = "b".repeat(8000);
     for (let i = 0; i < 160; i++) {
       await inbox.append("big:eu", { ...entry(`b${i}`), body: big });
@@ -77,7 +74,7 @@ describe("inbox", () => {
   });
 
   it("finds a tail from point reads, querying only past unacknowledged entries", async () => {
-    const seed = new Inbox(dynamoClient(endpoint, "local"));
+    const seed = openInbox();
     for (const id of ["t1", "t2", "t3"]) await seed.append("caught-up:eu", entry(id));
     await seed.ack("caught-up:eu", 3);
     for (const id of ["u1", "u2", "u3"]) await seed.append("behind:eu", entry(id));
@@ -119,7 +116,7 @@ describe("inbox", () => {
   });
 
   it("moves the acknowledged cursor forward only", async () => {
-    const inbox = new Inbox(dynamoClient(endpoint, "local"));
+    const inbox = openInbox();
     for (const id of ["a1", "a2", "a3"]) await inbox.append("acks:eu", entry(id));
     expect(await inbox.ack("acks:eu", 2)).toBe(true);
     expect(await inbox.ack("acks:eu", 1)).toBe(false);

@@ -1,4 +1,8 @@
-import type { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type {
+  AttributeValue,
+  BatchGetItemCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 
 import { KeyLoader } from "../../apps/shared/key-loader.ts";
@@ -9,10 +13,12 @@ type Key = { user: string; seq: number };
 function store(items: Key[], unprocessedOnce = 0) {
   const requests: Key[][] = [];
   let withhold = unprocessedOnce;
-  const doc = {
-    send: async (cmd: BatchGetCommand) => {
+  const raw = (k: Key) => ({ user: { S: k.user }, seq: { N: String(k.seq) } });
+  const client = {
+    send: async (cmd: BatchGetItemCommand) => {
       const req = cmd.input.RequestItems!.inbox!;
-      const keys = req.Keys as Key[];
+      const rawKeys = req.Keys as Record<string, AttributeValue>[];
+      const keys = rawKeys.map((k) => ({ user: k.user!.S!, seq: Number(k.seq!.N) }));
       expect(req.ConsistentRead).toBe(true);
       requests.push(keys);
       const held = keys.slice(0, withhold);
@@ -23,13 +29,16 @@ function store(items: Key[], unprocessedOnce = 0) {
       );
       return {
         Responses: {
-          inbox: hits.map((k) => ({ ...k, acked: k.seq === 0 ? 7 : undefined })),
+          inbox: hits.map((k) => ({
+            ...raw(k),
+            ...(k.seq === 0 ? { acked: { N: "7" } } : {}),
+          })),
         },
-        UnprocessedKeys: held.length > 0 ? { inbox: { Keys: held } } : {},
+        UnprocessedKeys: held.length > 0 ? { inbox: { Keys: held.map(raw) } } : {},
       };
     },
-  } as unknown as DynamoDBDocumentClient;
-  return { doc, requests };
+  } as unknown as DynamoDBClient;
+  return { client, requests };
 }
 
 describe("inbox key loader", () => {
@@ -38,7 +47,7 @@ describe("inbox key loader", () => {
       { user: "a", seq: 0 },
       { user: "b", seq: 3 },
     ]);
-    const loader = new KeyLoader(s.doc, "inbox");
+    const loader = new KeyLoader(s.client, "inbox");
     const out = await Promise.all([
       loader.load("a", 0),
       loader.load("a", 0),
@@ -52,7 +61,7 @@ describe("inbox key loader", () => {
 
   it("sends a full batch at once and splits past the key limit", async () => {
     const s = store([]);
-    const loader = new KeyLoader(s.doc, "inbox", { maxKeys: 3, waitMs: 50 });
+    const loader = new KeyLoader(s.client, "inbox", { maxKeys: 3, waitMs: 50 });
     const reads = Array.from({ length: 7 }, (_, i) => loader.load(`u${i}`, 1));
     await Promise.all(reads);
     expect(s.requests.map((r) => r.length)).toEqual([3, 3, 1]);
@@ -66,7 +75,7 @@ describe("inbox key loader", () => {
       ],
       1,
     );
-    const loader = new KeyLoader(s.doc, "inbox", { retryMs: 1 });
+    const loader = new KeyLoader(s.client, "inbox", { retryMs: 1 });
     const out = await Promise.all([loader.load("a", 1), loader.load("b", 1)]);
     expect(out.every((i) => i?.seq === 1)).toBe(true);
     expect(s.requests.map((r) => r.length)).toEqual([2, 1]);
@@ -74,7 +83,7 @@ describe("inbox key loader", () => {
 
   it("holds part-filled batches back while enough are in flight", async () => {
     const s = store([]);
-    const loader = new KeyLoader(s.doc, "inbox", { maxInFlight: 1, waitMs: 1 });
+    const loader = new KeyLoader(s.client, "inbox", { maxInFlight: 1, waitMs: 1 });
     const first = loader.load("a", 1);
     await new Promise((r) => setTimeout(r, 0));
     const later = Array.from({ length: 5 }, (_, i) => loader.load(`b${i}`, 1));
