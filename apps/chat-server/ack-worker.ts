@@ -6,6 +6,7 @@
 // a loss.
 import type { Redis } from "ioredis";
 
+import { eachLimited } from "../shared/groups.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
 import { withDefaults } from "../shared/options.ts";
@@ -27,6 +28,12 @@ export interface AckWorkerOptions {
    * resumes without knowing what it holds. @default 5000
    */
   readonly flushMs?: number;
+  /**
+   * Cursor writes a flush makes at once. The inbox client holds 50 sockets;
+   * a flush of thousands of users started all at once would queue every
+   * send's inbox writes behind it for the length of the flush. @default 8
+   */
+  readonly writeConcurrency?: number;
 }
 
 const DEFAULTS = Object.freeze({
@@ -34,6 +41,7 @@ const DEFAULTS = Object.freeze({
   blockMs: 1000,
   claimIdleMs: 30_000,
   flushMs: 5000,
+  writeConcurrency: 8,
 });
 
 type StreamEntry = [id: string, fields: string[]];
@@ -153,12 +161,10 @@ export class AckWorker {
     this.highest.clear();
     this.gathered = [];
     try {
-      await Promise.all(
-        users.map(async ([user, upTo]) => {
-          await this.inbox.ack(user, upTo);
-          this.onApplied(user, upTo);
-        }),
-      );
+      await eachLimited(users, this.o.writeConcurrency, async ([user, upTo]) => {
+        await this.inbox.ack(user, upTo);
+        this.onApplied(user, upTo);
+      });
       for (let i = 0; i < ids.length; i += 1000) {
         await this.redis.xack(ACK_STREAM, ACK_GROUP, ...ids.slice(i, i + 1000));
       }
