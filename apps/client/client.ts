@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 
 import WebSocket from "ws";
+import { ERRORS } from "../shared/errors.ts";
 import { withDefaults } from "../shared/options.ts";
 
 export interface MsgFrame {
@@ -60,7 +61,10 @@ const DEFAULTS = Object.freeze({
 
 /**
  * Events: `msg` (MsgFrame), `hello` (frame), `open` (url), `close` (code,
- * reason), `error-frame` (frame), `socket-error` (Error).
+ * reason), `error-frame` (frame), `socket-error` (Error), `cursor-reset`
+ * (from, to) when the server refused to resume after `from` because its inbox
+ * ends before it (it was emptied): the client resumes after `to` (the
+ * acknowledged cursor of its last hello) instead.
  */
 export class ChatClient extends EventEmitter {
   /** The highest sequence received. */
@@ -71,6 +75,8 @@ export class ChatClient extends EventEmitter {
   private urlIndex = 0;
   private closed = false;
   private acked = 0;
+  /** The acknowledged cursor of the last hello. */
+  private helloAcked = 0;
   private backoff: number;
   private ackTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -192,6 +198,13 @@ export class ChatClient extends EventEmitter {
     ws.on("close", (code, reason) => {
       if (this.ws !== ws) return;
       this.emit("close", code, reason.toString());
+      if (code === ERRORS.RESUME_AHEAD.close) {
+        // What this client holds past the inbox's end came from before it was emptied.
+        const from = this.lastSeq;
+        this.lastSeq = Math.min(this.lastSeq, this.helloAcked);
+        this.acked = Math.min(this.acked, this.lastSeq);
+        this.emit("cursor-reset", from, this.lastSeq);
+      }
       if (this.closed || !this.o.reconnect) return;
       let delay = this.backoff + Math.floor(Math.random() * this.backoff);
       const hint = code === 1012 ? reconnectHint(reason.toString()) : undefined;
@@ -252,6 +265,7 @@ export class ChatClient extends EventEmitter {
         return;
       }
       case "hello":
+        this.helloAcked = Number.isSafeInteger(frame.acked) ? (frame.acked as number) : 0;
         this.emit("hello", frame);
         return;
       default:

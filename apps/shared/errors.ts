@@ -10,6 +10,7 @@ export const ERRORS = Object.freeze({
   NOT_FOUND: { status: 404, close: 4004 },
   PAYLOAD_TOO_LARGE: { status: 413, close: 1009 },
   RATE_LIMITED: { status: 429, close: 4008 },
+  RESUME_AHEAD: { status: 409, close: 4009 },
   UNAVAILABLE: { status: 503, close: 1013 },
   INTERNAL: { status: 500, close: 1011 },
 } as const);

@@ -51,6 +51,15 @@ export interface ConnectionDeps {
 
 const SENT_AT = '"sentAt":';
 
+/** Answers about a resume point, asked before the inbox is read after it. */
+interface Probe {
+  readonly after: number;
+  /** Whether anything follows `after`. */
+  readonly next?: Promise<boolean>;
+  /** Whether the inbox holds `after` itself. */
+  readonly held?: Promise<boolean>;
+}
+
 // Per-connection state is kept to plain fields (an idle server holds
 // thousands): the connection is its cursor's IO and the hub's member itself,
 // it logs through the server's logger with its fields at the call, and its
@@ -73,12 +82,12 @@ export class Connection implements Member, CursorIO {
   private ackedAtHello = 0;
   /**
    * The first inbox read after `after` may first ask whether there is
-   * anything to read; `next` is that answer when it was asked along with
-   * the acknowledged cursor.
+   * anything to read, and whether `after` itself is in the inbox; these are
+   * the answers when they were asked along with the acknowledged cursor.
    */
-  private probe: { after: number; next: Promise<boolean> | undefined } | undefined;
-  /** Whether anything follows a reconnect's `after`, asked with the cursor. */
-  private prefetched: { after: number; next: Promise<boolean> } | undefined;
+  private probe: Probe | undefined;
+  /** Whether a reconnect's `after` is held and anything follows, asked with the cursor. */
+  private prefetched: (Probe & { next: Promise<boolean> }) | undefined;
   alive = true;
 
   constructor(
@@ -193,8 +202,21 @@ export class Connection implements Member, CursorIO {
     const probe = this.probe;
     this.probe = undefined;
     if (probe?.after === after) {
-      const next = probe.next ?? this.deps.inbox.hasAfter(this.user, after);
-      if (!(await next)) return [];
+      const { inbox } = this.deps;
+      // Past the acknowledged cursor, `after` must be a message this inbox
+      // holds (sequences have no holes): a cursor from before the inbox was
+      // emptied would otherwise skip every new message up to it, silently.
+      const [held, next] = await Promise.all([
+        after > this.ackedAtHello
+          ? (probe.held ?? inbox.hasAfter(this.user, after - 1))
+          : true,
+        probe.next ?? inbox.hasAfter(this.user, after),
+      ]);
+      if (!held) {
+        this.resumedAhead(after);
+        return [];
+      }
+      if (!next) return [];
     }
     const entries = await this.deps.inbox.read(this.user, after, limit);
     return entries.map((e) => ({ seq: e.seq, frame: msgFrame(e) }));
@@ -239,8 +261,12 @@ export class Connection implements Member, CursorIO {
     // in the same batched read as the cursor, not in a second one after it.
     if (resumeAfter !== undefined) {
       const next = inbox.hasAfter(this.user, resumeAfter);
-      next.catch(() => undefined); // a failure surfaces when the read uses it
-      this.prefetched = { after: resumeAfter, next };
+      const held =
+        resumeAfter > 0 ? inbox.hasAfter(this.user, resumeAfter - 1) : undefined;
+      // A failure surfaces when the read uses the answer.
+      next.catch(() => undefined);
+      held?.catch(() => undefined);
+      this.prefetched = { after: resumeAfter, next, held };
     }
     const acked = await inbox.acked(this.user).catch(() => 0);
     if (this.closed) return;
@@ -275,11 +301,19 @@ export class Connection implements Member, CursorIO {
     this.resumeTimer = undefined;
     // Below the acknowledged cursor, entries the TTL removed may leave holes
     // (a sequence restarts after the cursor): there only a query is sure.
-    const prefetched =
-      this.prefetched?.after === after ? this.prefetched.next : undefined;
+    const prefetched = this.prefetched?.after === after ? this.prefetched : undefined;
     this.prefetched = undefined;
-    this.probe = after >= this.ackedAtHello ? { after, next: prefetched } : undefined;
+    this.probe = after >= this.ackedAtHello ? (prefetched ?? { after }) : undefined;
     return this.cursor.start(after);
+  }
+
+  /** Refuses a resume point past the last message of the inbox (RESUME_AHEAD, 4009). */
+  private resumedAhead(after: number): void {
+    const message =
+      `resume after ${after} is past the last message of this inbox; ` +
+      `resume after hello.acked (${this.ackedAtHello}) or a sequence this inbox sent you`;
+    this.error("RESUME_AHEAD", message);
+    this.ws.close(ERRORS.RESUME_AHEAD.close, "resume point past the inbox");
   }
 
   /** Logs a failure of this connection with its fields. */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryChecker } from "../../apps/checker/checker.ts";
 import { runSenders } from "../../apps/checker/senders.ts";
 import { PRESENCE_ROOT, bucketOf } from "../../apps/shared/presence.ts";
+import { openRaw } from "../helpers/raw.ts";
 import { eventually, TestSystem } from "../helpers/system.ts";
 
 let sys: TestSystem;
@@ -135,6 +136,52 @@ describe("chat across regions", () => {
     const liam = await sys.client("liam:usa", { after: 2 });
     await eventually("liam receives 3 and 4", () => liam.inbox.length === 2);
     expect(liam.inbox.map((m) => m.seq)).toEqual([3, 4]);
+  });
+
+  it("refuses to resume past the last message of the inbox, and says where to", async () => {
+    for (let i = 1; i <= 2; i++) {
+      await sys.post("kate:usa", {
+        to: "mona:usa",
+        body: `a${i}`,
+        clientMsgId: `ka${i}`,
+      });
+    }
+    const wss = sys.region("usa").wss[0]!;
+    const token = await sys.token("mona:usa");
+    // By the URL, and by the resume frame; 2 itself is held, so resuming after it is fine.
+    for (const after of [3, 50]) {
+      const out = await openRaw(`${wss}?after=${after}`, token);
+      const error = await out.raw!.nextError();
+      expect(error).toMatchObject({ code: "RESUME_AHEAD" });
+      expect(String(error.message)).toContain(`resume after ${after} is past`);
+      expect((await out.raw!.closed).code).toBe(4009);
+    }
+    const framed = await openRaw(wss, token);
+    framed.raw!.ws.send(JSON.stringify({ type: "resume", after: 9 }));
+    expect(await framed.raw!.nextError()).toMatchObject({ code: "RESUME_AHEAD" });
+    expect((await framed.raw!.closed).code).toBe(4009);
+    const held = await openRaw(`${wss}?after=2`, token);
+    await sys.post("kate:usa", { to: "mona:usa", body: "a3", clientMsgId: "ka3" });
+    await eventually("the next message arrives", () =>
+      held.raw!.frames.some((f) => f.type === "msg" && f.seq === 3),
+    );
+    held.raw!.ws.close();
+  });
+
+  it("a client whose cursor is past the inbox starts again from its acknowledged cursor", async () => {
+    await sys.post("kate:usa", { to: "nina:usa", body: "n1", clientMsgId: "kn1" });
+    // A device that kept its cursor (40) from before the inbox was emptied.
+    const nina = await sys.client("nina:usa", { after: 40 });
+    const resets: number[][] = [];
+    nina.on("cursor-reset", (from: number, to: number) => resets.push([from, to]));
+    await eventually("nina receives the stored message", () => nina.inbox.length === 1);
+    await sys.post("kate:usa", { to: "nina:usa", body: "n2", clientMsgId: "kn2" });
+    await eventually("and the next one", () => nina.inbox.length === 2);
+    expect(nina.inbox.map((m) => [m.seq, m.body])).toEqual([
+      [1, "n1"],
+      [2, "n2"],
+    ]);
+    expect(resets).toEqual([[40, 0]]);
   });
 
   it("gives interleaved senders from two regions one order: the recipient's sequence", async () => {

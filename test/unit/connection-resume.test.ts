@@ -1,7 +1,8 @@
-// A reconnect that names where it resumes: whether anything follows is read
-// in the same batch as the acknowledged cursor, before the cursor starts. A
-// message stored after that read and published before the start must still
-// reach the socket.
+// A reconnect that names where it resumes: whether the inbox holds that point
+// and whether anything follows it are read in the same batch as the
+// acknowledged cursor, before the cursor starts. A message stored after that
+// read and published before the start must still reach the socket, and a
+// point past the inbox's last message is refused.
 import type { WebSocket } from "ws";
 import { describe, expect, it } from "vitest";
 
@@ -45,15 +46,16 @@ function fakeInbox(stored: number, acked: number) {
 }
 
 function fakeSocket() {
-  const frames: { type: string; seq?: number }[] = [];
+  const frames: { type: string; seq?: number; code?: string }[] = [];
+  const closes: number[] = [];
   const ws = {
     OPEN: 1,
     readyState: 1,
     bufferedAmount: 0,
     send: (f: string) => frames.push(JSON.parse(f) as { type: string; seq?: number }),
-    close: () => undefined,
+    close: (code: number) => closes.push(code),
   };
-  return { ws: ws as unknown as WebSocket, frames };
+  return { ws: ws as unknown as WebSocket, frames, closes };
 }
 
 function deps(inbox: unknown): ConnectionDeps {
@@ -95,7 +97,8 @@ describe("resuming a reconnect", () => {
     await settle();
 
     expect(frames.map((f) => f.type)).toEqual(["hello"]);
-    expect(calls).toEqual({ hasAfter: 1, read: 0 });
+    // Two keys (slot 5 held, slot 6 empty), asked with the cursor; nothing after.
+    expect(calls).toEqual({ hasAfter: 2, read: 0 });
     await conn.close();
   });
 
@@ -105,7 +108,7 @@ describe("resuming a reconnect", () => {
     const conn = new Connection(ws, USER, deps(inbox));
     const opened = conn.open(5);
     await settle();
-    expect(calls.hasAfter).toBe(1); // asked with the cursor: nothing after 5 yet
+    expect(calls.hasAfter).toBe(2); // asked with the cursor: nothing after 5 yet
 
     // Stored, then published while the cursor read is still out.
     entries.set(6, entry(6));
@@ -131,7 +134,23 @@ describe("resuming a reconnect", () => {
     await settle();
 
     expect(frames.map((f) => f.seq ?? f.type)).toEqual(["hello", 7, 8]);
-    expect(calls).toEqual({ hasAfter: 1, read: 1 });
+    expect(calls).toEqual({ hasAfter: 2, read: 1 });
+    await conn.close();
+  });
+
+  it("refuses a resume point past the last message, and reads nothing", async () => {
+    const { inbox, release, calls } = fakeInbox(8, 5);
+    const { ws, frames, closes } = fakeSocket();
+    const conn = new Connection(ws, USER, deps(inbox));
+    const opened = conn.open(9);
+    release();
+    await opened;
+    await settle();
+
+    expect(frames.map((f) => f.type)).toEqual(["hello", "error"]);
+    expect(frames[1]).toMatchObject({ code: "RESUME_AHEAD" });
+    expect(closes).toEqual([4009]);
+    expect(calls.read).toBe(0);
     await conn.close();
   });
 });
