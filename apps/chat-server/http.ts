@@ -9,9 +9,9 @@ import {
 } from "node:http";
 
 import type { Regions } from "../../regions/schema.ts";
-import { bearer, verifyServiceToken, type TokenVerifier } from "../shared/auth.ts";
+import { requestToken, verifyServiceToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
-import { readJson, sendError, sendJson } from "../shared/http.ts";
+import { queryInt, readJson, sendError, sendJson } from "../shared/http.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
 import { parseSendRequest } from "../shared/message.ts";
@@ -89,8 +89,8 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse) 
     }
     case "GET /v1/inbox": {
       const user = await authUser(deps, req);
-      const after = intParam(url, "after", 0);
-      const limit = Math.min(intParam(url, "limit", 100), 1000);
+      const after = queryInt(url.searchParams, "after") ?? 0;
+      const limit = queryInt(url.searchParams, "limit", 1, 1000) ?? 100;
       const [acked, tail, entries] = await Promise.all([
         deps.inbox.acked(user),
         deps.inbox.tail(user),
@@ -125,26 +125,15 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse) 
 }
 
 async function authUser(deps: ApiDeps, req: IncomingMessage): Promise<string> {
-  const token = bearer(req.headers.authorization);
-  if (!token)
-    throw new ChatError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
+  const token = requestToken(req.headers.authorization, undefined);
   return (await deps.verifier.verify(token)).id;
 }
 
 async function authService(deps: ApiDeps, req: IncomingMessage): Promise<string> {
-  const token = bearer(req.headers.authorization);
-  if (!token)
-    throw new ChatError("UNAUTHENTICATED", "internal calls need a service token");
+  const token = requestToken(
+    req.headers.authorization,
+    undefined,
+    "internal calls need a service token",
+  );
   return verifyServiceToken(deps.serviceKey, token);
-}
-
-function intParam(url: URL, name: string, fallback: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null) return fallback;
-
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new ChatError("BAD_REQUEST", `${name} must be a non-negative integer`);
-  }
-  return n;
 }

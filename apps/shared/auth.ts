@@ -150,6 +150,28 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/**
+ * The token of a request: the Authorization header's, else (where a URL may
+ * carry one) `fromQuery`. A header that is there but is not `Bearer <token>`
+ * is refused, not passed over for the query's token.
+ */
+export function requestToken(
+  header: string | undefined,
+  fromQuery: string | null | undefined,
+  missing = "send Authorization: Bearer <token>",
+): string {
+  if (header !== undefined) {
+    const token = bearer(header);
+    if (token) return token;
+    throw new ChatError(
+      "UNAUTHENTICATED",
+      "the Authorization header must be `Bearer <token>`: the word Bearer, a space, one token",
+    );
+  }
+  if (fromQuery) return fromQuery;
+  throw new ChatError("UNAUTHENTICATED", missing);
+}
+
 async function verifyRs256(
   jwks: ReturnType<typeof createRemoteJWKSet>,
   token: string,

@@ -56,19 +56,23 @@ export function verifyHs256(
   for (const name of ["exp", "nbf", "iat"]) {
     const value = claims[name];
     if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value))) {
-      fail(claimError(name, "invalid"));
+      fail(claimError(name, "invalid: it must be a number of seconds since the epoch"));
     }
   }
-  if (claims.exp === undefined) fail(claimError("exp", "missing"));
+  if (claims.exp === undefined) fail(claimError("exp", "missing: tokens must expire"));
   if ((claims.exp as number) <= now - clockToleranceSeconds) {
     fail("token expired; get a new token");
   }
   if (claims.nbf !== undefined && (claims.nbf as number) > now + clockToleranceSeconds) {
-    fail(claimError("nbf", "check_failed"));
+    fail(claimError("nbf", "check_failed: the token is not valid yet"));
   }
-  if (claims.aud === undefined) fail(claimError("aud", "missing"));
+  if (claims.aud === undefined) {
+    fail(claimError("aud", `missing: it must name ${JSON.stringify(audience)}`));
+  }
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.includes(audience)) fail(claimError("aud", "check_failed"));
+  if (!audiences.includes(audience)) {
+    fail(claimError("aud", `check_failed: it must name ${JSON.stringify(audience)}`));
+  }
   return claims as Claims;
 }
 

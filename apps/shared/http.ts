@@ -52,3 +52,30 @@ export function sendError(res: ServerResponse, err: unknown): void {
   if (e.code === "PAYLOAD_TOO_LARGE") res.setHeader("connection", "close");
   sendJson(res, e.status, e.toJSON());
 }
+
+/**
+ * An integer query parameter given at most once, in decimal digits, within
+ * `min`..`max`; undefined when absent. Errors say what to send instead.
+ */
+export function queryInt(
+  params: URLSearchParams,
+  name: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  const all = params.getAll(name);
+  if (all.length === 0) return undefined;
+  if (all.length > 1) throw new ChatError("BAD_REQUEST", `give ${name} once`);
+
+  const n = /^\d{1,16}$/.test(all[0]!) ? Number(all[0]) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? min === 0
+          ? "a non-negative integer"
+          : `an integer of at least ${min}`
+        : `an integer from ${min} to ${max}`;
+    throw new ChatError("BAD_REQUEST", `${name} must be ${range}`);
+  }
+  return n;
+}

@@ -8,9 +8,9 @@ import type { Redis } from "ioredis";
 import { WebSocketServer, type WebSocket } from "ws";
 
 import { ACK_STREAM } from "../chat-server/ack-worker.ts";
-import { bearer, type TokenVerifier } from "../shared/auth.ts";
+import { requestToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
-import { sendJson } from "../shared/http.ts";
+import { queryInt, sendJson } from "../shared/http.ts";
 import { withDefaults } from "../shared/options.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
@@ -199,9 +199,10 @@ export class ChatWss {
       if (this.draining) {
         throw new ChatError("UNAVAILABLE", "server is draining; connect to another WSS");
       }
-      const token = bearer(req.headers.authorization) ?? url.searchParams.get("token");
-      if (!token)
-        throw new ChatError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
+      const token = requestToken(
+        req.headers.authorization,
+        url.searchParams.get("token"),
+      );
 
       const id = await this.deps.verifier.verify(token);
       if (!this.deps.serves(id.region)) {
@@ -220,7 +221,7 @@ export class ChatWss {
         );
       }
       user = id.id;
-      after = optionalInt(url.searchParams.get("after"), "after");
+      after = queryInt(url.searchParams, "after");
     } catch (err) {
       const e =
         err instanceof ChatError ? err : new ChatError("INTERNAL", "internal error");
@@ -365,14 +366,4 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
       "Content-Type: application/json\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
-}
-
-function optionalInt(raw: string | null, name: string): number | undefined {
-  if (raw === null) return undefined;
-
-  const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n)) {
-    throw new ChatError("BAD_REQUEST", `${name} must be a non-negative integer`);
-  }
-  return n;
 }

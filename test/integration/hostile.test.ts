@@ -151,6 +151,7 @@ const upgrades: [
   ],
   ["wrong path", () => jwt({}), "/../admin", 404, "NOT_FOUND", /\/v1\/ws/],
   ["negative after", () => jwt({}), "?after=-1", 400, "BAD_REQUEST", /after/],
+  ["after twice", () => jwt({}), "?after=1&after=7", 400, "BAD_REQUEST", /after once/],
 ];
 
 // Frames on an open socket: [name, what to send, expected error code or close code].
@@ -262,6 +263,13 @@ describe("hostile input at the WSS upgrade", () => {
       expect(out.error?.message).toMatch(message);
     });
   }
+
+  it("refuses a malformed Authorization header, whatever the URL carries", async () => {
+    const valid = await jwt({});
+    const out = await openRaw(`${wssUrl}?token=${valid}`, `${valid} extra`);
+    expect(out.status).toBe(401);
+    expect(out.error?.message).toMatch(/Authorization header must be `Bearer <token>`/);
+  });
 
   it("refuses a token replayed after it expired", async () => {
     const token = await jwt({ exp: now() + 1 });
@@ -419,6 +427,29 @@ describe("hostile requests at the chat server", () => {
       async () => post("/v1/inbox?after=-1", { token: await sys.token("m:usa") }),
       400,
       "BAD_REQUEST",
+    ],
+    [
+      "an inbox limit of 0",
+      async () => post("/v1/inbox?limit=0", { token: await sys.token("m:usa") }),
+      400,
+      "BAD_REQUEST",
+    ],
+    [
+      "an inbox limit over 1000",
+      async () => post("/v1/inbox?limit=5000", { token: await sys.token("m:usa") }),
+      400,
+      "BAD_REQUEST",
+    ],
+    [
+      "an Authorization header that is not Bearer",
+      async () =>
+        post("/v1/messages", {
+          method: "POST",
+          headers: { ...json, authorization: `Basic ${await sys.token("m:usa")}` },
+          body: JSON.stringify({ to: "by0:usa", body: "x" }),
+        }),
+      401,
+      "UNAUTHENTICATED",
     ],
     [
       "user token on the internal route",
