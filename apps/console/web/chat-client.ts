@@ -255,6 +255,12 @@ export class BrowserChatClient {
     if (this.stopped) return;
 
     const label = code === 0 ? reason : `closed ${code}`;
+    if (code === RESUME_AHEAD) {
+      // The inbox ends before what this page holds (it was emptied since):
+      // start again where the user's devices left off.
+      this.lastSeq = null;
+      this.acked = 0;
+    }
     const hint = code === 1012 ? retryHint(reason) : undefined;
     if (hint !== undefined) {
       // The server is draining or its region moved: start again from the home
@@ -287,6 +293,9 @@ export class BrowserChatClient {
     this.o.events.change(this.view);
   }
 }
+
+/** Close code of a resume point past the last message of the inbox (protocol.md). */
+const RESUME_AHEAD = 4009;
 
 /** The `retryInMs` of a 1012 close reason (`{"reason","retryInMs"}`), if any. */
 function retryHint(reason: string): number | undefined {
