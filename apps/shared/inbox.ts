@@ -119,11 +119,11 @@ export class Inbox {
   }
 
   // TODO(#7): two conditional writes per message (the dedup record, then the
-  // entry) through the SDK hold a chat server to about 450-550 msg/s end to
+  // entry) through the SDK hold a chat server to about 800-900 msg/s end to
   // end on the benchmark's two cores (with the local store on the same cores),
-  // and a reconnect storm's 2,500 probe messages take it 3-4 s of the 10 s
-  // goal. In AWS one TransactWriteItems could carry both; the local store has
-  // none.
+  // with a p99 of 50-80 ms; a reconnect storm's 2,500 probe messages take it
+  // 2.5-3 s of the 10 s goal. In AWS one TransactWriteItems could carry both;
+  // the local store has none.
   private async appendNow(recipient: string, entry: NewEntry): Promise<AppendResult> {
     const key = `${recipient}|${entry.id}`;
     const expiresAt = this.expiry();

@@ -177,12 +177,12 @@ export class ChatWss {
     return [404, err.toJSON()];
   }
 
-  // TODO(#7): a storm's 2,500 reconnects take a WSS 5-7 s here to greet: each
-  // costs about 1.5 ms of its CPU (the token check, the presence node's create
-  // and setAcl through the native ZooKeeper client, its share of batched inbox
-  // reads), and libuv accepts one connection per loop iteration, so the accept
-  // queue drains only as fast as the loop turns. That leaves the storm goal
-  // (10 s with the probes) at the edge: 8.6-11.1 s over five runs.
+  // Every connect's cost is paid here or in Connection.open: a storm's 2,500
+  // reconnects take a WSS 3-4 s on the benchmark's two cores, about 0.6 ms of
+  // its CPU each (the handshake, the token check, the presence node's create
+  // and ACL, its share of batched inbox reads), and libuv accepts one
+  // connection per loop iteration, so the accept queue drains only as fast as
+  // the loop turns (docs/benchmarks.md, "Reconnect storm").
   private async upgrade(
     req: IncomingMessage,
     socket: Duplex,
