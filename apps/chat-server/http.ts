@@ -11,7 +11,13 @@ import {
 import type { Regions } from "../../regions/schema.ts";
 import { requestToken, verifyServiceToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
-import { queryInt, readJson, sendError, sendJson } from "../shared/http.ts";
+import {
+  answerParserErrors,
+  queryInt,
+  readJson,
+  sendError,
+  sendJson,
+} from "../shared/http.ts";
 import type { Inbox } from "../shared/inbox.ts";
 import type { Logger } from "../shared/logger.ts";
 import { parseSendRequest } from "../shared/message.ts";
@@ -55,6 +61,7 @@ export function createApi(deps: ApiDeps): Server {
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  answerParserErrors(server, (reason) => deps.metrics.rejected.inc({ reason }));
   return server;
 }
 

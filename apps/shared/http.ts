@@ -1,7 +1,8 @@
 // Small helpers for the JSON-over-HTTP APIs of the apps.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 
-import { ChatError } from "./errors.ts";
+import { ChatError, type ErrorCode } from "./errors.ts";
 
 /** Reads a JSON body of at most `limit` bytes; errors say what to change. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -78,4 +79,39 @@ export function queryInt(
     throw new ChatError("BAD_REQUEST", `${name} must be ${range}`);
   }
   return n;
+}
+
+/** Longest request head Node's parser takes (its `maxHeaderSize`), in bytes. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * Answers requests Node's HTTP parser refuses before any handler sees them
+ * (a head over 16 KiB, malformed HTTP) with the JSON error every other
+ * refusal gets, not a bare status line, and counts them with `rejected`.
+ */
+export function answerParserErrors(
+  server: Server,
+  rejected: (code: ErrorCode) => void,
+): void {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const e =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? new ChatError(
+            "HEADERS_TOO_LARGE",
+            `request headers are over ${MAX_HEADER_BYTES / 1024} KiB; ` +
+              "send a shorter token and fewer or shorter headers",
+          )
+        : new ChatError("BAD_REQUEST", "malformed HTTP request");
+    rejected(e.code);
+    const body = JSON.stringify(e.toJSON());
+    socket.end(
+      `HTTP/1.1 ${e.status} ${e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        "Content-Type: application/json\r\n" +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

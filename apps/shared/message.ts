@@ -51,8 +51,15 @@ export function parseSendRequest(input: unknown, regions: Regions): SendRequest 
   if (typeof o.body !== "string" || o.body.length === 0) {
     throw new ChatError("BAD_REQUEST", "body must be a non-empty string");
   }
-  if (o.body.length > MAX_BODY_CHARS) {
+  // Characters are code points: an emoji counts once, not as its two halves.
+  if (o.body.length > MAX_BODY_CHARS && codePoints(o.body) > MAX_BODY_CHARS) {
     throw new ChatError("PAYLOAD_TOO_LARGE", `body is over ${MAX_BODY_CHARS} characters`);
+  }
+  if (!isWellFormed(o.body)) {
+    throw new ChatError(
+      "BAD_REQUEST",
+      "body is not valid Unicode text: it has half of a surrogate pair (\\ud800-\\udfff)",
+    );
   }
 
   let clientMsgId = o.clientMsgId;
@@ -126,4 +133,15 @@ export interface GroupFrame {
 export function groupFrame(f: Omit<GroupFrame, "type">): string {
   const frame: GroupFrame = { type: "gmsg", ...f };
   return JSON.stringify(frame);
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** No unpaired UTF-16 surrogate: text that UTF-8 can carry unchanged. */
+function isWellFormed(text: string): boolean {
+  return !/\p{Surrogate}/u.test(text);
 }

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ACK_STREAM } from "../chat-server/ack-worker.ts";
 import { requestToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
-import { queryInt, sendJson } from "../shared/http.ts";
+import { answerParserErrors, queryInt, sendJson } from "../shared/http.ts";
 import { withDefaults } from "../shared/options.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
@@ -115,6 +115,7 @@ export class ChatWss {
     });
     this.http.headersTimeout = 10_000;
     this.http.requestTimeout = 30_000;
+    answerParserErrors(this.http, (reason) => deps.metrics.rejected.inc({ reason }));
     this.http.on("upgrade", (req, socket, head) => void this.upgrade(req, socket, head));
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
     this.ackTimer = setInterval(() => void this.flushAcks(), this.o.ackFlushMs);

@@ -152,6 +152,14 @@ const upgrades: [
   ["wrong path", () => jwt({}), "/../admin", 404, "NOT_FOUND", /\/v1\/ws/],
   ["negative after", () => jwt({}), "?after=-1", 400, "BAD_REQUEST", /after/],
   ["after twice", () => jwt({}), "?after=1&after=7", 400, "BAD_REQUEST", /after once/],
+  [
+    "a 20 KB token",
+    async () => "t".repeat(20_000),
+    "",
+    431,
+    "HEADERS_TOO_LARGE",
+    /over 16 KiB/,
+  ],
 ];
 
 // Frames on an open socket: [name, what to send, expected error code or close code].
@@ -427,6 +435,18 @@ describe("hostile requests at the chat server", () => {
       async () => post("/v1/inbox?after=-1", { token: await sys.token("m:usa") }),
       400,
       "BAD_REQUEST",
+    ],
+    [
+      "headers over 16 KiB",
+      async () =>
+        post("/v1/messages", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: { ...json, "x-padding": "p".repeat(20_000) },
+          body: JSON.stringify({ to: "by0:usa", body: "x" }),
+        }),
+      431,
+      "HEADERS_TOO_LARGE",
     ],
     [
       "an inbox limit of 0",

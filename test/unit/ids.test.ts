@@ -63,6 +63,19 @@ describe("send requests", () => {
     expect(() => parseSendRequest([], regions)).toThrow(/JSON object/);
   });
 
+  it("counts a body's characters as code points and refuses broken surrogates", () => {
+    const send = (body: string) => () =>
+      parseSendRequest({ to: "bob:eu", body }, regions);
+    // 8192 emoji are 16384 UTF-16 units and 8192 characters.
+    expect(send("😀".repeat(8192))().body).toHaveLength(16384);
+    expect(send("😀".repeat(8193))).toThrow(/over 8192 characters/);
+    expect(send("x".repeat(8192))().body).toHaveLength(8192);
+    for (const broken of ["a\ud800", "\udfffb", "😀".slice(0, 1), "x\udc00\ud800y"]) {
+      expect(send(broken)).toThrow(/surrogate/);
+    }
+    expect(send("ok 😀 ok")().body).toBe("ok 😀 ok");
+  });
+
   it("gives a retried send the same id, and other sends other ids", () => {
     const id = messageId("alice:usa", "c1", "bob:eu");
     expect(messageId("alice:usa", "c1", "bob:eu")).toBe(id);
