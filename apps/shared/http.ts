@@ -1,5 +1,10 @@
 // Small helpers for the JSON-over-HTTP APIs of the apps.
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import {
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { Duplex } from "node:stream";
 
 import { ChatError, type ErrorCode } from "./errors.ts";
@@ -109,7 +114,7 @@ export function answerParserErrors(
     rejected(e.code);
     const body = JSON.stringify(e.toJSON());
     socket.end(
-      `HTTP/1.1 ${e.status} ${e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n` +
         "Content-Type: application/json\r\n" +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
