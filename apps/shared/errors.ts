@@ -9,8 +9,9 @@ export const ERRORS = Object.freeze({
   FORBIDDEN: { status: 403, close: 4003 },
   NOT_FOUND: { status: 404, close: 4004 },
   PAYLOAD_TOO_LARGE: { status: 413, close: 1009 },
-  // Refused before any upgrade: no socket is ever closed with it.
+  // Refused before any upgrade: no socket is ever closed with these two.
   HEADERS_TOO_LARGE: { status: 431, close: 1009 },
+  UPGRADE_REQUIRED: { status: 426, close: 1002 },
   RATE_LIMITED: { status: 429, close: 4008 },
   RESUME_AHEAD: { status: 409, close: 4009 },
   UNAVAILABLE: { status: 503, close: 1013 },

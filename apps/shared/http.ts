@@ -9,6 +9,9 @@ import type { Duplex } from "node:stream";
 
 import { ChatError, type ErrorCode } from "./errors.ts";
 
+/** Refuses bytes that are not UTF-8 instead of replacing them. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Reads a JSON body of at most `limit` bytes; errors say what to change. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
@@ -32,8 +35,17 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
     }
     chunks.push(chunk as Buffer);
   }
+  let text: string;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    text = UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new ChatError(
+      "BAD_REQUEST",
+      "request body is not valid UTF-8; send UTF-8 JSON",
+    );
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new ChatError("BAD_REQUEST", "request body is not valid JSON");
   }
@@ -107,8 +119,8 @@ export function answerParserErrors(
       err.code === "HPE_HEADER_OVERFLOW"
         ? new ChatError(
             "HEADERS_TOO_LARGE",
-            `request headers are over ${MAX_HEADER_BYTES / 1024} KiB; ` +
-              "send a shorter token and fewer or shorter headers",
+            `request line and headers are over ${MAX_HEADER_BYTES / 1024} KiB; ` +
+              "send a shorter URL or token, and fewer or shorter headers",
           )
         : new ChatError("BAD_REQUEST", "malformed HTTP request");
     rejected(e.code);

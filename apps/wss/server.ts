@@ -174,6 +174,13 @@ export class ChatWss {
       const ok = !this.draining && Object.values(checks).every(Boolean);
       return [ok ? 200 : 503, { ok, checks, connections: this.conns.size }];
     }
+    if (path === WS_PATH) {
+      const err = new ChatError(
+        "UPGRADE_REQUIRED",
+        `${WS_PATH} takes WebSocket connections only: send an Upgrade: websocket request`,
+      );
+      return [err.status, err.toJSON()];
+    }
     const err = new ChatError("NOT_FOUND", `no route ${path}; see docs/protocol.md`);
     return [404, err.toJSON()];
   }

@@ -272,6 +272,14 @@ describe("hostile input at the WSS upgrade", () => {
     });
   }
 
+  it("answers a plain request to the socket path with 426, not 404", async () => {
+    const res = await fetch(wssUrl.replace(/^ws/, "http"));
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(res.status).toBe(426);
+    expect(body.error.code).toBe("UPGRADE_REQUIRED");
+    expect(body.error.message).toMatch(/Upgrade: websocket/);
+  });
+
   it("refuses a malformed Authorization header, whatever the URL carries", async () => {
     const valid = await jwt({});
     const out = await openRaw(`${wssUrl}?token=${valid}`, `${valid} extra`);
@@ -447,6 +455,22 @@ describe("hostile requests at the chat server", () => {
         }),
       431,
       "HEADERS_TOO_LARGE",
+    ],
+    [
+      "a body that is not UTF-8",
+      async () =>
+        post("/v1/messages", {
+          method: "POST",
+          token: await sys.token("m:usa"),
+          headers: json,
+          body: Buffer.concat([
+            Buffer.from('{"to":"by0:usa","body":"'),
+            Buffer.from([0xff, 0xfe]),
+            Buffer.from('"}'),
+          ]),
+        }),
+      400,
+      "BAD_REQUEST",
     ],
     [
       "an inbox limit of 0",
