@@ -40,7 +40,9 @@ describe.each(FANOUT_MODES)("local drills with %s fan-out", (fanout) => {
           // and are back home after the region is restored.
           expect(report.recovery!.p99).toBeLessThan(10_000);
           expect(report.steps.map((s) => s.what)).toContainEqual(
-            expect.stringMatching(/^every receiver back home \d+ ms after the restore$/),
+            expect.stringMatching(
+              /^every receiver back home \d+ ms after the restore began$/,
+            ),
           );
         }
       },

@@ -230,7 +230,10 @@ export class DrillHarness {
   async stopTraffic(): Promise<SendersResult> {
     this.stopSending = true;
     const result = await this.sending!;
-    this.step(`traffic stopped: ${result.accepted} sent, ${result.retries} retries`);
+    this.step(
+      `traffic stopped: ${result.accepted} sends accepted (a group send counts once; ` +
+        `the report counts every member's copy), ${result.retries} retries`,
+    );
     return result;
   }
 

@@ -255,7 +255,9 @@ const SCENARIOS: Record<LocalScenario, Scenario> = {
 
     const restoredAt = Date.now();
     await h.system.restoreRegion(o.region);
-    h.step(`${o.region} restored`);
+    h.step(
+      `${o.region} restored (its processes restarted in ${Date.now() - restoredAt} ms)`,
+    );
     const home = new Set(h.system.status.regions[o.region]!.wss);
     const back = await h.until(
       async () => {
@@ -271,7 +273,7 @@ const SCENARIOS: Record<LocalScenario, Scenario> = {
     h.step(
       back === null
         ? `receivers did NOT all move back home`
-        : `every receiver back home ${back} ms after the restore`,
+        : `every receiver back home ${back} ms after the restore began`,
     );
     const afterBack = Date.now();
     await h.receivingAgain(h.receivers, afterBack, RECOVERY_TIMEOUT_MS);
