@@ -124,11 +124,19 @@ export function answerParserErrors(
           )
         : new ChatError("BAD_REQUEST", "malformed HTTP request");
     rejected(e.code);
-    const body = JSON.stringify(e.toJSON());
-    socket.end(
-      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n` +
-        "Content-Type: application/json\r\n" +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    refuseRaw(socket, e);
   });
+}
+
+/**
+ * Answers on a bare socket (before or instead of an HTTP response object:
+ * a refused upgrade, a request the parser refused) and closes it.
+ */
+export function refuseRaw(socket: Duplex, e: ChatError): void {
+  const body = JSON.stringify(e.toJSON());
+  socket.end(
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? "Error"}\r\n` +
+      "Content-Type: application/json\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

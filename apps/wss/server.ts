@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ACK_STREAM } from "../chat-server/ack-worker.ts";
 import { requestToken, type TokenVerifier } from "../shared/auth.ts";
 import { ChatError } from "../shared/errors.ts";
-import { answerParserErrors, queryInt, sendJson } from "../shared/http.ts";
+import { answerParserErrors, queryInt, refuseRaw, sendJson } from "../shared/http.ts";
 import { withDefaults } from "../shared/options.ts";
 import { RateLimiter } from "../shared/rate-limit.ts";
 import { Connection, type ConnectionDeps } from "./connection.ts";
@@ -234,7 +234,7 @@ export class ChatWss {
       const e =
         err instanceof ChatError ? err : new ChatError("INTERNAL", "internal error");
       this.deps.metrics.rejected.inc({ reason: e.code });
-      return reject(socket, e.status, e.code, e.message);
+      return refuseRaw(socket, e);
     }
 
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, user, after));
@@ -357,21 +357,3 @@ const WS_ERROR_CLOSE: Readonly<Record<string, number>> = Object.freeze({
   WS_ERR_UNEXPECTED_MASK: 1002,
   WS_ERR_INVALID_CLOSE_CODE: 1002,
 });
-
-const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-});
-
-function reject(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n` +
-      "Content-Type: application/json\r\n" +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
