@@ -86,8 +86,6 @@ export class Connection implements Member, CursorIO {
    * the answers when they were asked along with the acknowledged cursor.
    */
   private probe: Probe | undefined;
-  /** Whether a reconnect's `after` is held and anything follows, asked with the cursor. */
-  private prefetched: (Probe & { next: Promise<boolean> }) | undefined;
   alive = true;
 
   constructor(
@@ -187,7 +185,7 @@ export class Connection implements Member, CursorIO {
   live(seq: number, frame: string): void {
     // A message before the cursor starts may have been stored after the
     // answer fetched with the acknowledged cursor was read: ask again.
-    if (!this.started) this.prefetched = undefined;
+    if (!this.started && this.probe) this.probe = { after: this.probe.after };
     this.cursor.live(seq, frame);
   }
 
@@ -266,7 +264,7 @@ export class Connection implements Member, CursorIO {
       // A failure surfaces when the read uses the answer.
       next.catch(() => undefined);
       held?.catch(() => undefined);
-      this.prefetched = { after: resumeAfter, next, held };
+      this.probe = { after: resumeAfter, next, held };
     }
     const acked = await inbox.acked(this.user).catch(() => 0);
     if (this.closed) return;
@@ -301,9 +299,8 @@ export class Connection implements Member, CursorIO {
     this.resumeTimer = undefined;
     // Below the acknowledged cursor, entries the TTL removed may leave holes
     // (a sequence restarts after the cursor): there only a query is sure.
-    const prefetched = this.prefetched?.after === after ? this.prefetched : undefined;
-    this.prefetched = undefined;
-    this.probe = after >= this.ackedAtHello ? (prefetched ?? { after }) : undefined;
+    const asked = this.probe?.after === after ? this.probe : { after };
+    this.probe = after >= this.ackedAtHello ? asked : undefined;
     return this.cursor.start(after);
   }
 
