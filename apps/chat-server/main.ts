@@ -169,7 +169,7 @@ setInterval(() => {
 async function ready(): Promise<Record<string, boolean>> {
   return {
     redis: redis.status === "ready",
-    inbox: await inboxReachable(inbox),
+    inbox: await inboxReachable(dynamo, inbox),
   };
 }
 

@@ -1,6 +1,6 @@
 // What both apps' main modules do the same way: read the region, open the
 // inbox, Redis and ZooKeeper from the environment, and stop on a signal.
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
 import {
   fanoutSetting,
@@ -134,10 +134,19 @@ export async function startStep<T>(
   }
 }
 
-/** True when the inbox table answers. */
-export function inboxReachable(inbox: Inbox, timeoutMs = 2000): Promise<boolean> {
+/**
+ * True when the inbox table answers within `timeoutMs`. Asked on a client
+ * other than the inbox's own, whose cached middleware an abort signal would
+ * empty on every readiness check.
+ */
+export function inboxReachable(
+  client: DynamoDBClient,
+  inbox: Inbox,
+  timeoutMs = 2000,
+): Promise<boolean> {
   // A store that stops answering must make readiness say so, not hang it.
-  return inbox.ping(timeoutMs).then(
+  const describe = new DescribeTableCommand({ TableName: inbox.inboxTable });
+  return client.send(describe, { abortSignal: AbortSignal.timeout(timeoutMs) }).then(
     () => true,
     () => false,
   );

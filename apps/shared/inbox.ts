@@ -290,13 +290,6 @@ export class Inbox {
     await this.createTable(this.dedupTable, [{ name: "k", type: "S", key: "HASH" }]);
   }
 
-  /** Throws when the inbox table cannot be reached within `timeoutMs`. */
-  async ping(timeoutMs = 2000): Promise<void> {
-    await this.client.send(new DescribeTableCommand({ TableName: this.inboxTable }), {
-      abortSignal: AbortSignal.timeout(timeoutMs),
-    });
-  }
-
   private async tryPut(
     user: string,
     seq: number,
@@ -399,7 +392,9 @@ export class Inbox {
  * A DynamoDB client for an endpoint (local mode) or the default AWS chain.
  * `cacheMiddleware` resolves each command's middleware once per command
  * class instead of on every request (a tenth of a write's CPU); only for a
- * client no document client uses (see `Inbox`).
+ * client no document client uses (see `Inbox`), and a request sent with
+ * options of its own (an abort signal) empties the cache: send those on
+ * another client.
  */
 export function dynamoClient(
   endpoint: string | undefined,

@@ -77,7 +77,7 @@ async function ready(): Promise<Record<string, boolean>> {
   return {
     redis: sub.status === "ready",
     zookeeper: zk.isConnected,
-    inbox: await inboxReachable(inbox),
+    inbox: await inboxReachable(dynamo, inbox),
   };
 }
 

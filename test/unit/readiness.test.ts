@@ -25,9 +25,10 @@ afterAll(async () => {
 
 describe("inbox readiness", () => {
   it("reports a store that never answers as unreachable within the timeout", async () => {
-    const inbox = new Inbox(dynamoClient(endpoint, "local"));
+    const client = dynamoClient(endpoint, "local");
+    const inbox = new Inbox(client);
     const t0 = performance.now();
-    expect(await inboxReachable(inbox, 300)).toBe(false);
+    expect(await inboxReachable(client, inbox, 300)).toBe(false);
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(250);
     expect(took).toBeLessThan(5000);
