@@ -168,7 +168,7 @@ describe("chat across regions", () => {
     held.raw!.ws.close();
   });
 
-  it("a client whose cursor is past the inbox starts again from its acknowledged cursor", async () => {
+  it("starts a client whose cursor is past the inbox again from its acked cursor", async () => {
     await sys.post("kate:usa", { to: "nina:usa", body: "n1", clientMsgId: "kn1" });
     // A device that kept its cursor (40) from before the inbox was emptied.
     const nina = await sys.client("nina:usa", { after: 40 });
